@@ -1,0 +1,226 @@
+"""Command line: `keyguard scan`, `keyguard rules`, `keyguard explain`.
+
+Exit codes: 0 nothing at or above `--fail-on`, 1 findings, 2 usage, config or I/O error. Every
+error is one line on stderr, never a traceback (set KEYGUARD_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TypeVar
+
+import click
+
+from keyguard import __version__
+from keyguard.models import Rule, ScanResult, Severity
+
+__all__ = ["main"]
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FORMATS = ("console", "json", "sarif", "github")
+LEVELS = ("error", "warning", "note")
+T = TypeVar("T")
+
+
+class KeyguardError(click.ClickException):
+    """A problem the user can fix; printed as one line with exit code 2."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: IO[str] | None = None) -> None:
+        click.echo(f"keyguard: error: {self.format_message()}", err=True)
+
+
+def _guard(action: Callable[[], T]) -> T:
+    """Turn the library's expected errors into one-line CLI errors."""
+    from keyguard.config import ConfigError
+    from keyguard.discover import DiscoveryError
+    from keyguard.ruleset import RuleError
+
+    try:
+        return action()
+    except (ConfigError, RuleError, DiscoveryError) as error:
+        raise KeyguardError(str(error)) from None
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        raise KeyguardError(f"{error.strerror or error}{where}") from None
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """Write to stdout, or atomically to a file: an interrupted run never leaves half a report."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path()
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as error:
+        raise KeyguardError(f"cannot write {path}: {error.strerror or error}") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _use_color(output: str | None) -> bool:
+    if output not in (None, "-") or "NO_COLOR" in os.environ:
+        return False
+    return "FORCE_COLOR" in os.environ or sys.stdout.isatty()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="keyguard")
+def cli() -> None:
+    """Find hard-coded API keys, OAuth client secrets and plain-http endpoints in code."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(LEVELS),
+    default=None,
+    help="Exit 1 when a finding at or above this level remains.  [default: warning]",
+)
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), help="Use this config file."
+)
+@click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [all cores].")
+@click.option(
+    "--show-secrets", is_flag=True, help="Print secrets in full (never use this in CI logs)."
+)
+def scan(
+    paths: tuple[Path, ...],
+    fmt: str,
+    output: str | None,
+    fail_on: str | None,
+    config_path: Path | None,
+    no_gitignore: bool,
+    jobs: int | None,
+    show_secrets: bool,
+) -> None:
+    """Scan PATHS (default: the current directory) and report what was found.
+
+    Files named explicitly are scanned even when .gitignore excludes them (pre-commit passes
+    them one by one); the config's `exclude` still applies to them.
+    """
+    from dataclasses import replace
+
+    from keyguard.config import load_config
+    from keyguard.engine import scan as run_scan
+    from keyguard.report import write_report
+
+    targets = list(paths) or [Path()]
+    start = targets[0] if targets[0].is_dir() else targets[0].parent
+    config = _guard(lambda: load_config(start, config_path))
+    if no_gitignore:
+        config = replace(config, gitignore=False)
+    result: ScanResult = _guard(
+        lambda: run_scan(targets, config, jobs=jobs, show_secrets=show_secrets)
+    )
+    with _output(output) as stream:
+        _guard(
+            lambda: write_report(
+                fmt, result, stream, color=_use_color(output), show_secrets=show_secrets
+            )
+        )
+    threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
+    failing = any(finding.severity.rank >= threshold.rank for finding in result.findings)
+    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+def _load_rule_file(path: Path) -> tuple[Rule, ...]:
+    from keyguard.ruleset import load_rule_file
+
+    return _guard(lambda: load_rule_file(path))
+
+
+def _builtin_rules() -> tuple[Rule, ...]:
+    from keyguard.ruleset import builtin_rules
+
+    return _guard(builtin_rules)
+
+
+@cli.command()
+@click.option(
+    "--check",
+    "check_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Load a rule file and run its true/false-positive examples.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table")
+def rules(check_files: tuple[Path, ...], fmt: str) -> None:
+    """List the rules, or check a rule file's embedded examples."""
+    if check_files:
+        from keyguard.selfcheck import check_rules
+
+        failures = []
+        count = 0
+        for path in check_files:
+            loaded = _load_rule_file(path)
+            count += len(loaded)
+            failures.extend(check_rules(loaded))
+        for failure in failures:
+            click.echo(failure.describe())
+        click.echo(f"{count} rule(s) checked, {len(failures)} example(s) failed.")
+        sys.exit(EXIT_FINDINGS if failures else EXIT_CLEAN)
+    selected = _builtin_rules()
+    if fmt == "markdown":
+        from keyguard.docs import rules_markdown
+
+        click.echo(rules_markdown(selected), nl=False)
+        return
+    width = max(len(rule.name) for rule in selected)
+    click.echo(f"{'ID':<7} {'NAME':<{width}}  {'LEVEL':<8} {'WHERE':<7} SUMMARY")
+    for rule in selected:
+        click.echo(
+            f"{rule.id:<7} {rule.name:<{width}}  {rule.severity.value:<8} "
+            f"{rule.applies_to:<7} {rule.summary}"
+        )
+
+
+@cli.command()
+@click.argument("rule_id")
+def explain(rule_id: str) -> None:
+    """Explain one rule: what it finds, why it matters, how to fix it, examples."""
+    from keyguard.docs import explain_rule
+
+    wanted = rule_id.strip().upper()
+    for rule in _builtin_rules():
+        if wanted in (rule.id, rule.name.upper()):
+            click.echo(explain_rule(rule), nl=False)
+            return
+    raise KeyguardError(f"unknown rule '{rule_id}' (see `keyguard rules`)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="keyguard")
+    except KeyboardInterrupt:
+        click.echo("keyguard: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get("KEYGUARD_DEBUG"):
+            raise
+        click.echo(
+            f"keyguard: internal error: {type(error).__name__}: {error} "
+            "(set KEYGUARD_DEBUG=1 for a traceback)",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,79 @@
+"""Decide whether a file is client-side code: shipped to a browser or a phone, read by anyone.
+
+The decision uses the path first (cheap, and what a reviewer looks at), then a few content
+markers. Server markers win over client markers: a Next.js API route that mentions `window` in
+a comment still runs on the server. The config's `client_paths` / `server_paths` override both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import pathspec
+
+__all__ = ["ContextRules", "is_client_side"]
+
+CLIENT_SUFFIXES = frozenset({".html", ".htm", ".vue", ".svelte", ".jsx", ".tsx", ".swift", ".dart"})
+SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"})
+ANDROID_SUFFIXES = frozenset({".kt", ".java"})
+CLIENT_DIRS = frozenset({"public", "static", "assets", "www", "frontend", "client", "web"})
+SERVER_DIRS = frozenset({"server", "backend", "functions", "lambda", "lambdas", "cmd"})
+SERVER_PATH = re.compile(r"(?:^|/)(?:pages|app|src/pages|src/app)/api/")
+CLIENT_PATH = re.compile(r"(?:^|/)src/components/")
+
+SERVER_MARKERS = re.compile(
+    rb"""^\s*["']use server["']|require\(\s*["'](?:express|koa|fastify|http|fs|child_process)["']\s*\)"""
+    rb"""|from\s+["'](?:express|koa|fastify|next/server|node:[a-z_]+)["']|\bimport\s+Vapor\b"""
+    rb"""|process\.env\.(?!(?:REACT_APP_|NEXT_PUBLIC_|VUE_APP_|VITE_|EXPO_PUBLIC_"""
+    rb"""|NUXT_PUBLIC_|GATSBY_))""",
+    re.MULTILINE,
+)
+CLIENT_MARKERS = re.compile(
+    rb"""^\s*["']use client["']|\bwindow\.|\bdocument\.|\blocalStorage\b|\bsessionStorage\b"""
+    rb"""|from\s+["'](?:react|react-dom|react-dom/client|react-native|vue|svelte"""
+    rb"""|@angular/core|expo[\w/-]*)["']"""
+    rb"""|require\(\s*["'](?:react|react-native|vue)["']\s*\)|import\.meta\.env\.""",
+    re.MULTILINE,
+)
+ANDROID_IMPORT = re.compile(rb"^\s*import\s+(?:android|androidx)\.", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRules:
+    """The config's overrides, compiled once per scan."""
+
+    client: pathspec.GitIgnoreSpec | None = None
+    server: pathspec.GitIgnoreSpec | None = None
+
+    @classmethod
+    def from_globs(cls, client: Sequence[str], server: Sequence[str]) -> ContextRules:
+        return cls(
+            client=pathspec.GitIgnoreSpec.from_lines(client) if client else None,
+            server=pathspec.GitIgnoreSpec.from_lines(server) if server else None,
+        )
+
+
+def is_client_side(path: str, data: bytes, overrides: ContextRules | None = None) -> bool:
+    """True when the file at `path` (posix, relative) runs in a browser or a mobile app."""
+    if overrides is not None:
+        if overrides.server is not None and overrides.server.match_file(path):
+            return False
+        if overrides.client is not None and overrides.client.match_file(path):
+            return True
+    posix = PurePosixPath(path.lower())
+    suffix = posix.suffix
+    directories = set(posix.parts[:-1])
+    if SERVER_PATH.search(posix.as_posix()) or directories & SERVER_DIRS:
+        return False
+    if suffix in CLIENT_SUFFIXES or suffix in SCRIPT_SUFFIXES:
+        if SERVER_MARKERS.search(data):
+            return False
+        if suffix in CLIENT_SUFFIXES or CLIENT_PATH.search(posix.as_posix()):
+            return True
+        return bool(directories & CLIENT_DIRS) or bool(CLIENT_MARKERS.search(data))
+    if suffix in ANDROID_SUFFIXES:
+        return bool(ANDROID_IMPORT.search(data))
+    return suffix in (".m", ".mm")

@@ -1,0 +1,392 @@
+"""Run the rules over discovered files: prefilter, match, filter, redact; in-process or in a pool.
+
+The prefilter is where the speed is: a file whose lowercased bytes hold no keyword of any enabled
+rule costs one pass and nothing else, and libcst is imported only when a Python file still has a
+candidate after the cheap text checks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import re
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from keyguard.config import Config, ConfigError
+from keyguard.context import ContextRules, is_client_side
+from keyguard.discover import discover
+from keyguard.filters import (
+    is_exempt_url,
+    is_placeholder_value,
+    keep_match,
+    parse_suppressions,
+)
+from keyguard.lines import LineIndex
+from keyguard.models import (
+    Finding,
+    Hit,
+    Location,
+    Match,
+    Rule,
+    ScanResult,
+    Severity,
+    Skipped,
+    Source,
+)
+from keyguard.redact import fingerprint, redact, redact_text
+from keyguard.ruleset import RuleError, builtin_rules, load_rule_file
+from keyguard.text import scan_text
+
+__all__ = ["FileResult", "ScanPlan", "resolve_rules", "scan", "scan_source"]
+
+log = logging.getLogger(__name__)
+
+PYTHON_SUFFIXES = frozenset({".py", ".pyi", ".pyw"})
+IN_PROCESS_MAX_FILES = 64  # below this a pool costs more to start than it saves
+CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_FILES = 256
+QUOTES = ('"', "'")
+IDENTIFIER_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    """Everything scanning one file needs; small and picklable, sent once to each worker."""
+
+    rules: tuple[Rule, ...]
+    severity: dict[str, Severity] = field(default_factory=dict)
+    allowlist: tuple[re.Pattern[str], ...] = ()
+    context: ContextRules = field(default_factory=ContextRules)
+    show_secrets: bool = False
+
+    @property
+    def keywords(self) -> frozenset[bytes]:
+        return frozenset(keyword for rule in self.rules for keyword in rule.keywords)
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """One file's outcome: findings, how many the suppressions dropped, or why it failed."""
+
+    findings: tuple[Finding, ...] = ()
+    suppressed: int = 0
+    skipped: Skipped | None = None
+
+
+def resolve_rules(config: Config) -> tuple[Rule, ...]:
+    """Built-in plus `extra_rules`, narrowed by `enable` / `disable`; unknown ids are errors."""
+    rules = list(builtin_rules())
+    for path in config.extra_rules:
+        try:
+            rules.extend(load_rule_file(path))
+        except RuleError as error:
+            raise ConfigError(f"{config.source or path}: extra_rules: {error}") from None
+    known = {rule.id for rule in rules}
+    if len(known) != len(rules):
+        raise ConfigError(f"{config.source}: extra_rules: a rule id is defined twice")
+    for key, ids in (
+        ("enable", config.enable),
+        ("disable", config.disable),
+        ("severity", tuple(config.severity)),
+    ):
+        unknown = [rule_id for rule_id in ids if rule_id not in known]
+        if unknown:
+            raise ConfigError(f"{config.source}: {key}: unknown rule id '{unknown[0]}'")
+    selected = [
+        rule
+        for rule in rules
+        if (not config.enable or rule.id in config.enable) and rule.id not in config.disable
+    ]
+    return tuple(sorted(selected, key=lambda rule: rule.id))
+
+
+def plan_for(config: Config, rules: Sequence[Rule], *, show_secrets: bool = False) -> ScanPlan:
+    return ScanPlan(
+        rules=tuple(rules),
+        severity=dict(config.severity),
+        allowlist=tuple(config.allowlist),
+        context=ContextRules.from_globs(config.client_paths, config.server_paths),
+        show_secrets=show_secrets,
+    )
+
+
+def normalise(data: bytes) -> bytes:
+    """UTF-16/32 with a BOM become UTF-8 and a UTF-8 BOM goes, so offsets map to lines."""
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding).encode("utf-8", "surrogatepass")
+            except UnicodeError:
+                return data
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8) :]
+    return data
+
+
+def _candidate_rules(data: bytes, plan: ScanPlan, path: str) -> list[Rule]:
+    """Rules whose keyword occurs (case-insensitively) and whose context fits the file."""
+    lowered = data.lower()
+    present = {keyword for keyword in plan.keywords if keyword in lowered}
+    if not present:
+        return []
+    rules = [rule for rule in plan.rules if not present.isdisjoint(rule.keywords)]
+    if any(rule.applies_to != "any" for rule in rules):
+        client = is_client_side(path, data, plan.context)
+        wanted = "client" if client else "server"
+        rules = [rule for rule in rules if rule.applies_to in ("any", wanted)]
+    return rules
+
+
+def _keyword_at_boundary(lowered: bytes, keywords: Iterable[bytes]) -> bool:
+    """A key prefix that starts a token (`"rk_`, not `work_`): worth a parse."""
+    for keyword in keywords:
+        position = lowered.find(keyword)
+        while position != -1:
+            if position == 0 or lowered[position - 1] not in IDENTIFIER_BYTES:
+                return True
+            position = lowered.find(keyword, position + 1)
+    return False
+
+
+def _python_needs_parse(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -> bool:
+    """Cheap text checks that decide whether a Python file could hold a finding at all.
+
+    Parsing costs about 1 s/MB, so a file is parsed only when a hit survives what text alone
+    can settle: a key prefix at a token boundary, a client-secret assignment whose value is not a
+    placeholder, or an http:// URL that starts a string literal and names a non-exempt host.
+    """
+    lowered = data.lower()
+    plain = [rule for rule in rules if rule.kind == "secret" and rule.assigned_to is None]
+    if any(_keyword_at_boundary(lowered, rule.keywords) for rule in plain):
+        return True
+    textual = [rule for rule in rules if rule not in plain]
+    for hit in scan_text(data, textual, path, index):
+        if hit.rule.kind == "endpoint":
+            before = index.line_text(hit.line)[: hit.column - 1]
+            if before.endswith(QUOTES) and not is_exempt_url(hit.secret):
+                return True
+        elif not is_placeholder_value(hit.secret):
+            return True
+    return False
+
+
+def _hits(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -> list[Hit]:
+    if PurePosixPath(path).suffix.lower() in PYTHON_SUFFIXES:
+        if not _python_needs_parse(data, rules, path, index):
+            return []
+        from keyguard.python import scan_python
+
+        parsed = scan_python(data, rules)
+        if parsed is not None:
+            return parsed
+        log.debug("%s: not valid Python, scanned as text", path)
+    return scan_text(data, rules, path, index)
+
+
+def scan_source(source: Source, plan: ScanPlan) -> FileResult:
+    """Scan one file. Never raises: an internal error becomes a warning for that file."""
+    try:
+        return _scan_source(source, plan)
+    except Exception as error:
+        log.debug("internal error scanning %s", source.path, exc_info=True)
+        reason = f"internal error: {type(error).__name__}: {error}"
+        return FileResult(skipped=Skipped(source.path, reason, "warning"))
+
+
+def _scan_source(source: Source, plan: ScanPlan) -> FileResult:
+    data = normalise(source.data)
+    rules = _candidate_rules(data, plan, source.path)
+    if not rules:
+        return FileResult()
+    index = LineIndex(data)
+    hits = _hits(data, rules, source.path, index)
+    if not hits:
+        return FileResult()
+    matches = []
+    seen: set[tuple[str, int, int, str]] = set()
+    for hit in hits:
+        key = (hit.rule.id, hit.line, hit.column, hit.secret)
+        if key in seen:
+            continue
+        seen.add(key)
+        matches.append(
+            Match(
+                rule=hit.rule,
+                location=Location(source.path, hit.line, hit.column, hit.end_line, hit.end_column),
+                secret=hit.secret,
+                line_text=index.line_text(hit.line),
+                severity=plan.severity.get(hit.rule.id, hit.rule.severity),
+            )
+        )
+    kept = [match for match in matches if keep_match(match, plan.allowlist)]
+    suppressed = 0
+    if kept and b"keyguard:" in data:
+        suppressions = parse_suppressions(
+            [index.line_text(line) for line in range(1, index.line_count + 1)]
+        )
+        before = len(kept)
+        kept = [m for m in kept if not suppressions.covers(m.rule.id, m.location.line)]
+        suppressed = before - len(kept)
+    secrets_by_line: dict[int, list[str]] = {}
+    for match in matches:
+        if match.rule.kind == "secret":
+            for line in range(match.location.line, match.location.end_line + 1):
+                secrets_by_line.setdefault(line, []).append(match.secret)
+    findings = tuple(_finding(match, secrets_by_line, plan.show_secrets) for match in kept)
+    return FileResult(findings=findings, suppressed=suppressed)
+
+
+def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) -> Finding:
+    """Turn a match into what reporters see: from here on only the redacted form travels."""
+    rule = match.rule
+    shown = match.secret if show else redact(match.secret, rule.kind)
+    snippet = match.line_text.rstrip()
+    if not show:
+        snippet = redact_text(snippet, secrets_by_line.get(match.location.line, ()))
+    message = f"{rule.summary}: {shown}"
+    return Finding(
+        rule=rule,
+        location=match.location,
+        severity=match.severity,
+        redacted=shown,
+        fingerprint=fingerprint(rule.id, match.location.path, match.secret),
+        message=message,
+        snippet=snippet,
+    )
+
+
+# --- running many files ---------------------------------------------------------------------
+
+_WORKER_PLAN: ScanPlan | None = None
+
+
+def _init_worker(plan: ScanPlan) -> None:
+    global _WORKER_PLAN  # noqa: PLW0603 - per-process state set once by the pool initializer
+    _WORKER_PLAN = plan
+
+
+def _scan_chunk(chunk: list[Source]) -> list[FileResult]:
+    assert _WORKER_PLAN is not None
+    return [scan_source(source, _WORKER_PLAN) for source in chunk]
+
+
+def _chunks(sources: Iterator[Source]) -> Iterator[list[Source]]:
+    chunk: list[Source] = []
+    size = 0
+    for source in sources:
+        chunk.append(source)
+        size += len(source.data)
+        if size >= CHUNK_BYTES or len(chunk) >= CHUNK_FILES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork starts workers in milliseconds and shares the loaded rules; elsewhere use the default.
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _run_pool(
+    first: list[Source], rest: Iterator[Source], plan: ScanPlan, jobs: int
+) -> Iterator[FileResult]:
+    sources = _chain(first, rest)
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker, initargs=(plan,)
+    ) as pool:
+        pending: deque[concurrent.futures.Future[list[FileResult]]] = deque()
+        for chunk in _chunks(sources):
+            pending.append(pool.submit(_scan_chunk, chunk))
+            while len(pending) > jobs * 2:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def _chain(first: list[Source], rest: Iterator[Source]) -> Iterator[Source]:
+    yield from first
+    yield from rest
+
+
+def scan(
+    paths: Sequence[Path],
+    config: Config,
+    *,
+    jobs: int | None = None,
+    display_root: Path | None = None,
+    show_secrets: bool = False,
+    rules: Sequence[Rule] | None = None,
+) -> ScanResult:
+    """Discover, scan and filter; the result is sorted and ready for any reporter."""
+    selected = tuple(rules) if rules is not None else resolve_rules(config)
+    plan = plan_for(config, selected, show_secrets=show_secrets)
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    skipped: list[Skipped] = []
+    counts = {"files": 0, "bytes": 0}
+
+    def sources() -> Iterator[Source]:
+        for item in discover(paths, config, display_root=display_root):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+                continue
+            counts["files"] += 1
+            counts["bytes"] += len(item.data)
+            yield item
+
+    stream = sources()
+    first: list[Source] = []
+    for source in stream:
+        first.append(source)
+        if len(first) > IN_PROCESS_MAX_FILES:
+            break
+    results: Iterable[FileResult]
+    if jobs == 1 or len(first) <= IN_PROCESS_MAX_FILES:
+        results = (scan_source(source, plan) for source in _chain(first, stream))
+    else:
+        results = _run_pool(first, stream, plan, jobs)
+    findings: list[Finding] = []
+    suppressed = 0
+    for result in results:
+        findings.extend(result.findings)
+        suppressed += result.suppressed
+        if result.skipped is not None:
+            skipped.append(result.skipped)
+    findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.rule.id))
+    return ScanResult(
+        findings=tuple(findings),
+        skipped=tuple(sorted(skipped, key=lambda s: s.path)),
+        files_scanned=counts["files"],
+        bytes_scanned=counts["bytes"],
+        suppressed=suppressed,
+        rules=selected,
+    )
+
+
+def scan_bytes(path: str, data: bytes, plan: ScanPlan) -> tuple[Finding, ...]:
+    """Scan one in-memory file; rule examples and `keyguard rules --check` use this."""
+    result = scan_source(Source(path, data), plan)
+    if result.skipped is not None:
+        raise RuntimeError(result.skipped.reason)
+    return result.findings

@@ -1,0 +1,272 @@
+"""Drop what a reviewer would not call a leak: placeholders, exempt hosts, allowlist, suppressions.
+
+Each heuristic is a small named predicate (the detect-secrets way), so a false positive can be
+traced to the one rule of thumb that should have caught it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from itertools import pairwise
+from urllib.parse import urlsplit
+
+from keyguard.models import Match, Rule
+
+__all__ = [
+    "Suppressions",
+    "is_exempt_url",
+    "is_placeholder_key",
+    "is_placeholder_value",
+    "keep_match",
+    "parse_suppressions",
+    "trim_url",
+]
+
+KEY_PREFIX = re.compile(r"^(?:sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
+PLACEHOLDER_WORDS = (
+    "xxxx",
+    "your",
+    "example",
+    "sample",
+    "placeholder",
+    "dummy",
+    "fake",
+    "redacted",
+    "changeme",
+    "change_me",
+    "replace",
+    "insert",
+    "secret",
+    "password",
+    "todo",
+    "here",
+    "undefined",
+    "null",
+)
+KEY_PLACEHOLDER_WORDS = (
+    "xxxx",
+    "your",
+    "example",
+    "sample",
+    "placeholder",
+    "dummy",
+    "fake",
+    "redacted",
+    "replace",
+    "insert",
+)
+TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|<[^>]*>|%\(|\$[A-Z_]{3,}|^%[sd]$|^\{\w*\}$")
+CODE_REFERENCE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[[^\]]*\]|\(\))+$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*$")
+PATH_LIKE = re.compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:json|pem|key|txt|ya?ml|env|p12)$")
+ASCENDING = "0123456789abcdefghijklmnopqrstuvwxyz"
+MIN_RANDOM_LENGTH = 8
+
+# Hosts that only name things: XML namespaces, schema identifiers, DTDs and licences. No request
+# is ever sent to them by the code that mentions them.
+IDENTIFIER_HOSTS = frozenset(
+    {
+        "www.w3.org",
+        "w3.org",
+        "schemas.android.com",
+        "schemas.microsoft.com",
+        "schemas.xmlsoap.org",
+        "schemas.openxmlformats.org",
+        "purl.org",
+        "purl.oclc.org",
+        "json-schema.org",
+        "schema.org",
+        "www.schema.org",
+        "xmlns.com",
+        "ns.adobe.com",
+        "xmlns.jcp.org",
+        "java.sun.com",
+        "docbook.org",
+        "relaxng.org",
+        "www.opengis.net",
+        "www.springframework.org",
+        "maven.apache.org",
+        "ogp.me",
+        "opensource.org",
+        "www.opensource.org",
+        "creativecommons.org",
+    }
+)
+IDENTIFIER_PATH_PREFIXES = (
+    "www.apache.org/licenses",
+    "www.gnu.org/licenses",
+    "www.gnu.org/copyleft",
+    "apache.org/licenses",
+    "www.mozilla.org/mpl",
+)
+IDENTIFIER_SUFFIXES = (".dtd", ".xsd")
+TRAILING_PUNCTUATION = ".,;:!?)]}'\"`*>"
+SUPPRESSION = re.compile(r"keyguard:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_,\s]*)\])?")
+
+
+def trim_url(url: str) -> str:
+    """Drop punctuation that ends the sentence or the construct around a URL, not the URL."""
+    return url.rstrip(TRAILING_PUNCTUATION)
+
+
+def _is_sequential(body: str) -> bool:
+    """`abcdefgh…`, `12345678…`, `0123456789abcdef…` and their descents are typed, not drawn."""
+    lowered = body.lower()
+    runs = 0
+    for previous, current in pairwise(lowered):
+        if previous in ASCENDING and current in ASCENDING:
+            step = ASCENDING.index(current) - ASCENDING.index(previous)
+            if step in (1, -1) or (previous == "9" and current in "0a"):
+                runs += 1
+    return runs >= (len(body) - 1) * 0.7
+
+
+def _is_periodic(body: str) -> bool:
+    """`abc123abc123…`: a short unit repeated is a pattern someone typed."""
+    for size in range(1, len(body) // 3 + 1):
+        unit = body[:size]
+        if (unit * (len(body) // size + 1))[: len(body)] == body:
+            return True
+    return False
+
+
+def _low_variety(body: str) -> bool:
+    return len(set(body.lower())) <= max(2, len(body) // 8)
+
+
+def is_placeholder_key(secret: str) -> bool:
+    """True for key-shaped text that is not a key: `sk_live_XXXX…`, repeated or ascending bodies."""
+    body = KEY_PREFIX.sub("", secret)
+    lowered = body.lower()
+    return (
+        _low_variety(body)
+        or _is_sequential(body)
+        or _is_periodic(body)
+        or any(word in lowered for word in KEY_PLACEHOLDER_WORDS)
+    )
+
+
+def is_placeholder_value(secret: str) -> bool:
+    """True for a client-secret value that is a template, a reference or a made-up word.
+
+    A real OAuth client secret is drawn at random by the provider: long, mixing letters and
+    digits. Names (`clientSecret`), code (`settings.CLIENT_SECRET`, `process.env.X`), templates
+    (`${SECRET}`, `{{ secret }}`, `<your-secret>`), paths and words like `changeme` are not.
+    """
+    lowered = secret.lower()
+    if len(secret) < MIN_RANDOM_LENGTH or TEMPLATED.search(secret):
+        return True
+    if CODE_REFERENCE.match(secret) or IDENTIFIER.match(secret) or PATH_LIKE.search(secret):
+        return True
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        return True
+    has_letter = any(c.isalpha() for c in secret)
+    has_digit = any(c.isdigit() for c in secret)
+    if not (has_letter and has_digit):
+        return True
+    return _low_variety(secret) or _is_sequential(secret) or _is_periodic(secret)
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host.lower() if host else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "0.0.0.0", "::") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def is_exempt_url(url: str) -> bool:
+    """True when an http:// URL is not a plain-text request to another machine.
+
+    Exempt: loopback hosts, single-label hosts (`http://redis:6379`, `http://api:8000`: names
+    that only resolve inside a container network or a LAN, never on the internet), and hosts
+    that only identify things (XML namespaces, schemas, DTDs, licences). `example.com` is NOT
+    exempt: the provider's own API lives at `api.example.com`.
+    """
+    host = _host_of(url)
+    if host is None:
+        return True
+    if _is_loopback(host):
+        return True
+    if "." not in host and not _is_ip(host):
+        return True
+    if host in IDENTIFIER_HOSTS:
+        return True
+    rest = url.split("://", 1)[-1].lower()
+    if rest.startswith(IDENTIFIER_PATH_PREFIXES):
+        return True
+    path = urlsplit(url).path.lower() if "/" in rest else ""
+    return path.endswith(IDENTIFIER_SUFFIXES)
+
+
+class Suppressions:
+    """Inline `keyguard: ignore` / `keyguard: ignore[KG301]` comments of one file.
+
+    The marker works after any comment syntax (`#`, `//`, `/* */`, `<!-- -->`, `--`), on the
+    finding's own line or on the line above it.
+    """
+
+    __slots__ = ("_by_line",)
+
+    def __init__(self, by_line: dict[int, frozenset[str] | None]) -> None:
+        self._by_line = by_line
+
+    def __bool__(self) -> bool:
+        return bool(self._by_line)
+
+    def covers(self, rule_id: str, line: int) -> bool:
+        for candidate in (line, line - 1):
+            if candidate in self._by_line:
+                ids = self._by_line[candidate]
+                if ids is None or rule_id in ids:
+                    return True
+        return False
+
+
+def parse_suppressions(lines: Sequence[str]) -> Suppressions:
+    """Collect suppression markers by line number (1-based); cheap when there are none."""
+    by_line: dict[int, frozenset[str] | None] = {}
+    for number, line in enumerate(lines, start=1):
+        if "keyguard:" not in line:
+            continue
+        marker = SUPPRESSION.search(line)
+        if marker is None:
+            continue
+        ids = marker.group("ids")
+        by_line[number] = (
+            None
+            if ids is None
+            else frozenset(part.strip().upper() for part in ids.split(",") if part.strip())
+        )
+    return Suppressions(by_line)
+
+
+def keep_match(match: Match, allowlist: Sequence[re.Pattern[str]]) -> bool:
+    """The value-level filters every match passes, whatever file it came from."""
+    rule: Rule = match.rule
+    if any(pattern.search(match.secret) for pattern in allowlist):
+        return False
+    if rule.kind == "endpoint":
+        return not is_exempt_url(match.secret)
+    if KEY_PREFIX.match(match.secret):
+        return not is_placeholder_key(match.secret)
+    return not is_placeholder_value(match.secret)

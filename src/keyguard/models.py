@@ -1,0 +1,173 @@
+"""Core data types shared by every stage of a scan: plain frozen dataclasses, nothing clever."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "AppliesTo",
+    "Example",
+    "Finding",
+    "Hit",
+    "Location",
+    "Match",
+    "MatchKind",
+    "Rule",
+    "ScanResult",
+    "Severity",
+    "Skipped",
+    "Source",
+]
+
+AppliesTo = Literal["any", "client", "server"]
+MatchKind = Literal["secret", "endpoint"]
+
+
+class Severity(enum.Enum):
+    """A finding's level, named as SARIF names them so reporters need no mapping table."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe; `--fail-on` compares ranks."""
+        return {"error": 3, "warning": 2, "note": 1}[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Parse a level name case-insensitively; raise ValueError naming the valid ones."""
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            valid = ", ".join(level.value for level in cls)
+            raise ValueError(f"unknown level {text!r} (expected one of: {valid})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A rule's embedded example: `code` scanned as if it were the file `path`.
+
+    The path matters: it picks Python or text matching and client or server context.
+    """
+
+    path: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One detection rule, loaded from `rules/*.toml` (or a user's `extra_rules` file).
+
+    `kind` says what the `secret` group of `pattern` holds: a credential (redacted in every
+    report, checked against placeholder heuristics) or an endpoint URL (checked against exempt
+    hosts; comments, docstrings and prose never count). `assigned_to`, when set, restricts the
+    rule to values bound to a matching name; Python files check it on the syntax tree.
+    """
+
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    description: str
+    remediation: str
+    keywords: tuple[bytes, ...]
+    pattern: re.Pattern[bytes] | None
+    applies_to: AppliesTo = "any"
+    kind: MatchKind = "secret"
+    assigned_to: re.Pattern[str] | None = None
+    cwe: str = "CWE-798"
+    true_positives: tuple[Example, ...] = ()
+    false_positives: tuple[Example, ...] = ()
+
+    @property
+    def code_only(self) -> bool:
+        """Endpoints in comments, docstrings and prose are documentation, not requests."""
+        return self.kind == "endpoint"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A span in a file: `path` is posix and relative to the scan root; all numbers 1-based."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A file to scan: its display path (relative to the scan root) and its raw bytes."""
+
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file discovery or the engine passed over, and why: reported, never silently lost."""
+
+    path: str
+    reason: str
+    level: Literal["note", "warning"] = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What a matcher (`text.py`, `python.py`) reports: a rule, the matched value, its span.
+
+    Line and column numbers are 1-based; columns count Unicode code points, end exclusive.
+    """
+
+    rule: Rule
+    secret: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A raw hit before filtering. The only type that holds a secret; it never reaches a reporter.
+
+    `line_text` is the whole first line of the hit: the console shows it redacted, and the
+    suppression filter reads its trailing comment.
+    """
+
+    rule: Rule
+    location: Location
+    secret: str
+    line_text: str
+    severity: Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What reporters see: the secret only in its redacted form, plus a stable fingerprint."""
+
+    rule: Rule
+    location: Location
+    severity: Severity
+    redacted: str
+    fingerprint: str
+    message: str
+    snippet: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything a reporter needs, in a stable order (path, line, column, rule id)."""
+
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...] = ()
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    suppressed: int = 0
+    rules: tuple[Rule, ...] = field(default=())

@@ -1,0 +1,88 @@
+"""Redaction and fingerprints: the only place that turns a secret into something printable."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from keyguard.models import MatchKind
+
+__all__ = ["fingerprint", "redact", "redact_text", "secret_digest"]
+
+# The provider's key prefixes say which key it is without saying anything about the key itself.
+KNOWN_PREFIX = re.compile(r"^(sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
+VISIBLE_TAIL = 4
+MIN_LENGTH_FOR_TAIL = 16  # below this, four characters would be too large a share of the secret
+SECRET_QUERY = re.compile(
+    r"(?i)((?:api[_-]?key|key|token|secret|client_secret|password|sig|signature)=)[^&#]+"
+)
+FRAGMENT = re.compile(r"[A-Za-z0-9_\-+/=.~]{6,}")
+
+
+def redact(secret: str, kind: MatchKind = "secret") -> str:
+    """Return a form of `secret` that identifies it to its owner and is useless to anyone else.
+
+    Keys keep their prefix and last four characters (`sk_live_…x9Qz`), the same convention the
+    provider's dashboard uses. Endpoint URLs are not secret, but their credentials are.
+    """
+    if kind == "endpoint":
+        return _redact_url(secret)
+    prefix_match = KNOWN_PREFIX.match(secret)
+    prefix = prefix_match.group(1) if prefix_match else ""
+    body = secret[len(prefix) :]
+    if len(body) < MIN_LENGTH_FOR_TAIL:
+        return f"{prefix}…"
+    return f"{prefix}…{body[-VISIBLE_TAIL:]}"
+
+
+def _redact_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return SECRET_QUERY.sub(r"\1…", url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":…@", 1)
+        url = parts._replace(netloc=netloc).geturl()
+    return SECRET_QUERY.sub(r"\1…", url)
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """Hide every secret, and every long fragment of one, in a line of source text.
+
+    A key split across string literals (`"sk_live_" "4eC3…"`) shows up in the line only in
+    pieces, so replacing the whole secret is not enough: outside whole occurrences, any
+    word-like run of six or more characters that occurs inside a secret is masked too (a bare
+    key prefix such as `sk_live_` says nothing about the key and stays readable).
+    """
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    if not ordered:
+        return text
+    whole = re.compile("|".join(re.escape(secret) for secret in ordered))
+
+    def mask(fragment: re.Match[str]) -> str:
+        piece = fragment.group(0)
+        if KNOWN_PREFIX.fullmatch(piece) or not any(piece in secret for secret in ordered):
+            return piece
+        return "…"
+
+    pieces: list[str] = []
+    position = 0
+    for occurrence in whole.finditer(text):
+        pieces.append(FRAGMENT.sub(mask, text[position : occurrence.start()]))
+        pieces.append(redact(occurrence.group(0)))
+        position = occurrence.end()
+    pieces.append(FRAGMENT.sub(mask, text[position:]))
+    return "".join(pieces)
+
+
+def secret_digest(secret: str) -> str:
+    """sha256 of the secret: what fingerprints and baselines store instead of the secret."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def fingerprint(rule_id: str, path: str, secret: str) -> str:
+    """Stable across moved lines (no line number), useless to an attacker (hash of a hash)."""
+    material = "\0".join((rule_id, path, secret_digest(secret)))
+    return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()

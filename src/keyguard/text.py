@@ -1,0 +1,122 @@
+"""Regex matching over the raw bytes of any file: every language that is not parsed as Python.
+
+Secrets are searched everywhere, comments included (a key in a comment is still leaked). An
+http:// URL only counts as an endpoint where code or configuration uses it: not on a comment
+line, not inside a block comment, not in prose (Markdown, a sentence in a string), not as an
+XML namespace, DOCTYPE, schema or JSON-LD identifier, not as a navigation link.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from keyguard.filters import trim_url
+from keyguard.lines import LineIndex
+from keyguard.models import Hit, Rule
+
+__all__ = ["is_prose_file", "scan_text", "secret_span"]
+
+PROSE_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".rst", ".adoc", ".asciidoc", ".txt"})
+PROSE_STEMS = (
+    "license",
+    "licence",
+    "copying",
+    "notice",
+    "authors",
+    "changelog",
+    "changes",
+    "history",
+)
+CONFIG_TXT = re.compile(r"^(?:requirements|constraints)[\w.-]*\.txt$")
+COMMENT_LINE = re.compile(
+    rb"^[ \t]*(?:#|//|/\*|\*(?:[ \t/]|$)|<!--|--(?:[ \t]|$)|;|rem[ \t]|\{-)", re.IGNORECASE
+)
+BLOCK_OPENERS = ((re.compile(rb"(?m)^[ \t]*/\*"), b"*/"), (re.compile(rb"<!--"), b"-->"))
+# What stands right before a URL that only names something, or is a comment or a sentence.
+NOT_AN_ENDPOINT_BEFORE = re.compile(
+    r"""(?ix)
+    (?: xmlns(?::[\w.-]+)? | [\w:]*schemaLocation | rdf:(?:about|resource) | itemtype
+      | ["']@(?:context|id|type|vocab)["'] | ["']\$(?:schema|id)["'] ) \s*[:=]\s*["']?[^"']*$
+    | <!DOCTYPE\b.*$
+    | <a\b[^>]*\bhref\s*=\s*["']?$
+    | (?:^|\s)(?://|\#|/\*|<!--|--)\s*$
+    """
+)
+PROSE_BEFORE = re.compile(r"(?<![\w\-./$@])([A-Za-z]+)[ \t]+$")
+COMMAND_WORDS = frozenset(
+    {"curl", "wget", "http", "https", "get", "post", "put", "patch", "delete", "head", "options"}
+    | {"add", "clone", "install", "fetch", "open", "proxy", "connect", "url", "uri", "endpoint"}
+)
+
+
+def is_prose_file(path: str) -> bool:
+    """Documentation files: their URLs are references for readers, never requests."""
+    name = PurePosixPath(path).name.lower()
+    if CONFIG_TXT.match(name):
+        return False
+    suffix = PurePosixPath(name).suffix
+    return suffix in PROSE_SUFFIXES or name.startswith(PROSE_STEMS)
+
+
+def secret_span(match: re.Match[bytes]) -> tuple[int, int] | None:
+    """The span of the first `secret*` group that took part in the match."""
+    for name, value in match.groupdict().items():
+        if value is not None and name.startswith("secret"):
+            return match.span(name)
+    return None
+
+
+def _in_block_comment(data: bytes, offset: int) -> bool:
+    for opener, closer in BLOCK_OPENERS:
+        start = -1
+        for found in opener.finditer(data, 0, offset):
+            start = found.end()
+        if start != -1 and data.find(closer, start, offset) == -1:
+            return True
+    return False
+
+
+def is_endpoint_context(data: bytes, index: LineIndex, line: int, start: int) -> bool:
+    """Cheap checks that an http:// hit at byte `start` is used, not mentioned."""
+    if COMMENT_LINE.match(index.line_bytes(line)):
+        return False
+    before = data[data.rfind(b"\n", 0, start) + 1 : start].decode("utf-8", "replace")
+    if NOT_AN_ENDPOINT_BEFORE.search(before):
+        return False
+    prose = PROSE_BEFORE.search(before)
+    if prose and prose.group(1).lower() not in COMMAND_WORDS:
+        return False
+    return not ((b"/*" in data or b"<!--" in data) and _in_block_comment(data, start))
+
+
+def scan_text(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -> list[Hit]:
+    """Every hit of `rules` in `data`; endpoint rules only where the URL is used as one."""
+    hits: list[Hit] = []
+    prose_file: bool | None = None
+    for rule in rules:
+        if rule.pattern is None:
+            continue
+        for match in rule.pattern.finditer(data):
+            span = secret_span(match)
+            if span is None:
+                continue
+            start, end = span
+            raw = data[start:end]
+            if rule.kind == "endpoint":
+                if prose_file is None:
+                    prose_file = is_prose_file(path)
+                if prose_file:
+                    break
+                raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
+                end = start + len(raw)
+                line, _ = index.position(start)
+                if not is_endpoint_context(data, index, line, start):
+                    continue
+            line, column = index.position(start)
+            end_line, end_column = index.position(end)
+            hits.append(
+                Hit(rule, raw.decode("utf-8", "replace"), line, column, end_line, end_column)
+            )
+    return hits

@@ -1,0 +1,38 @@
+"""Shared test helpers: fake keys are generated at load time, never stored in the repository."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from keyguard.engine import ScanPlan, scan_bytes
+from keyguard.models import Finding, Rule
+from keyguard.ruleset import builtin_rules, expand_fakes
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def fake(template: str) -> str:
+    """`fake("sk_live_{{alnum:24}}")`: a key-shaped value made now, so no key sits in the repo."""
+    return expand_fakes(template)
+
+
+def rules_by_id() -> dict[str, Rule]:
+    return {rule.id: rule for rule in builtin_rules()}
+
+
+ScanText = Callable[[str, str], list[Finding]]
+
+
+@pytest.fixture
+def scan_text() -> ScanText:
+    """Scan one in-memory file with every built-in rule; templates in `code` are expanded."""
+    plan = ScanPlan(rules=builtin_rules())
+
+    def run(path: str, code: str) -> list[Finding]:
+        return list(scan_bytes(path, expand_fakes(code).encode("utf-8"), plan))
+
+    return run

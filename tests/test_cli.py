@@ -1,0 +1,220 @@
+"""The command line as a user runs it: exit codes, one-line errors, reports that never leak."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keyguard.ruleset import builtin_rules
+from tests.conftest import REPO, SHARED, fake
+
+SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
+
+
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keyguard", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def leaky(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A small tree with one secret of each kind; returns (root, the raw secrets)."""
+    live, test, restricted = (
+        fake("sk_live_{{alnum:24}}"),
+        fake("sk_test_{{alnum:32}}"),
+        fake("rk_live_{{alnum:28}}"),
+    )
+    client_secret = fake("{{alnum:40}}")
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "settings.py").write_text(
+        f'API_KEY = "{live}"\nCLIENT_SECRET = "{client_secret}"\nBASE = "http://api.example.com"\n'
+    )
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "app.js").write_text(f"const key = '{test}';\n")
+    (tmp_path / ".env").write_text(f"RESTRICTED={restricted}\n")
+    (tmp_path / "notes.md").write_text("Nothing to see at http://api.example.com\n")
+    return tmp_path, [live, test, restricted, client_secret]
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(path.relative_to(root)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_console_report_and_exit_code(leaky: tuple[Path, list[str]]) -> None:
+    root, secrets = leaky
+    before = snapshot(root)
+    result = run("scan", ".", cwd=root)
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    for expected in (
+        ".env:1:12: KG103 [error]",
+        "public/app.js:1:14: KG102 [warning]",
+        "public/app.js:1:14: KG201 [error]",
+        "server/settings.py:1:12: KG101 [error]",
+        "server/settings.py:2:18: KG202 [warning]",
+        "server/settings.py:3:9: KG301 [warning]",
+    ):
+        assert expected in out
+    assert f"sk_live_…{secrets[0][-4:]}" in out
+    for secret in secrets:
+        assert secret not in out + result.stderr
+    assert snapshot(root) == before, "a scan must never modify the tree"
+
+
+@pytest.mark.parametrize("fmt", ["console", "json", "sarif", "github"])
+def test_no_format_leaks_a_secret(leaky: tuple[Path, list[str]], fmt: str) -> None:
+    root, secrets = leaky
+    result = run("scan", ".", "--format", fmt, cwd=root)
+    assert result.returncode == 1
+    for secret in secrets:
+        assert secret not in result.stdout + result.stderr
+        assert secret[-12:] not in result.stdout
+
+
+def test_show_secrets_is_opt_in(leaky: tuple[Path, list[str]]) -> None:
+    root, secrets = leaky
+    result = run("scan", ".", "--show-secrets", cwd=root)
+    assert secrets[0] in result.stdout
+
+
+def test_sarif_file_validates_against_the_schema(leaky: tuple[Path, list[str]]) -> None:
+    root, _ = leaky
+    result = run("scan", ".", "--format", "sarif", "-o", "out.sarif", cwd=root)
+    assert result.returncode == 1 and result.stdout == ""
+    document = json.loads((root / "out.sarif").read_text())
+    run_ = document["runs"][0]
+    assert {rule["id"] for rule in run_["tool"]["driver"]["rules"]} == {
+        rule.id for rule in builtin_rules()
+    }
+    assert len(run_["results"]) == 6
+    if not SCHEMA.exists():
+        pytest.skip("../shared/schemas is absent (a user's clone): cannot validate SARIF")
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft7Validator(schema).validate(document)
+
+
+def test_json_report_is_stable(leaky: tuple[Path, list[str]]) -> None:
+    root, _ = leaky
+    first = run("scan", ".", "--format", "json", "--jobs", "1", cwd=root).stdout
+    second = run("scan", ".", "--format", "json", "--jobs", "2", cwd=root).stdout
+    assert first == second
+    findings = json.loads(first)["findings"]
+    assert [f["rule_id"] for f in findings] == [
+        "KG103",
+        "KG102",
+        "KG201",
+        "KG101",
+        "KG202",
+        "KG301",
+    ]
+
+
+def test_fail_on_threshold(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("url: http://api.example.com/v1\n")
+    assert run("scan", ".", cwd=tmp_path).returncode == 1
+    assert run("scan", ".", "--fail-on", "error", cwd=tmp_path).returncode == 0
+    (tmp_path / "a.yaml").write_text("url: https://api.example.com/v1\n")
+    clean = run("scan", ".", cwd=tmp_path)
+    assert clean.returncode == 0 and "No findings" in clean.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "files", "message"),
+    [
+        (("scan", "missing-dir"), {}, "path does not exist"),
+        (("scan", ".", "--format", "xml"), {}, "Invalid value for '--format'"),
+        (("scan", ".", "--jobs", "0"), {}, "Invalid value for '--jobs'"),
+        (("scan", "."), {".keyguard.toml": "exlude = []\n"}, ".keyguard.toml"),
+        (("scan", "."), {".keyguard.toml": "exclude = [\n"}, ".keyguard.toml"),
+        (("scan", "."), {".keyguard.toml": 'disable = ["KG999"]\n'}, "KG999"),
+        (("scan", ".", "--config", "nope.toml"), {}, "nope.toml"),
+        (("scan", ".", "-o", "no/such/dir/out.json"), {}, "cannot write"),
+        (("explain", "KG999"), {}, "unknown rule"),
+        (("rules", "--check", "nope.toml"), {}, "nope.toml"),
+    ],
+)
+def test_errors_are_one_line_with_exit_2(
+    tmp_path: Path, args: tuple[str, ...], files: dict[str, str], message: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+    if not args[-1].startswith(("xml", "0")) and "--format" not in args and "--jobs" not in args:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_rules_and_explain() -> None:
+    listing = run("rules", cwd=REPO)
+    assert listing.returncode == 0
+    for rule in builtin_rules():
+        assert rule.id in listing.stdout and rule.name in listing.stdout
+    explained = run("explain", "kg301", cwd=REPO)
+    assert explained.returncode == 0
+    assert "Use HTTPS" in explained.stdout and "How to fix it" in explained.stdout
+
+
+def test_rules_check_runs_a_user_rule_file(tmp_path: Path) -> None:
+    good = tmp_path / "acme.toml"
+    good.write_text(
+        """
+[[rule]]
+id = "ACME001"
+name = "acme-token"
+severity = "error"
+summary = "ACME token"
+description = "An ACME deploy token."
+remediation = "Rotate it."
+keywords = ["acme_"]
+pattern = '''(?P<secret>acme_[A-Za-z0-9]{20})'''
+true_positives = ['TOKEN = "acme_{{alnum:20}}"']
+false_positives = ['TOKEN = "acme_short"']
+"""
+    )
+    ok = run("rules", "--check", str(good), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "1 rule(s) checked, 0 example(s) failed." in ok.stdout
+    good.write_text(good.read_text().replace("acme_short", "acme_{{alnum:20}}"))
+    bad = run("rules", "--check", str(good), cwd=tmp_path)
+    assert bad.returncode == 1 and "false positive reported" in bad.stdout
+
+
+def test_extra_rules_from_config(tmp_path: Path) -> None:
+    (tmp_path / "acme.toml").write_text(
+        '[[rule]]\nid = "ACME001"\nname = "acme-token"\nseverity = "error"\n'
+        'summary = "ACME token"\ndescription = "d"\nremediation = "r"\nkeywords = ["acme_"]\n'
+        "pattern = '''(?P<secret>acme_[A-Za-z0-9]{20})'''\n"
+    )
+    (tmp_path / ".keyguard.toml").write_text('extra_rules = ["acme.toml"]\n')
+    (tmp_path / "deploy.sh").write_text(f"TOKEN={fake('acme_{{alnum:20}}')}\n")
+    result = run("scan", ".", cwd=tmp_path)
+    assert result.returncode == 1 and "ACME001" in result.stdout
+
+
+def test_docs_rules_md_is_generated_from_the_rule_files() -> None:
+    generated = run("rules", "--format", "markdown", cwd=REPO).stdout
+    assert (REPO / "docs" / "rules.md").read_text() == generated, (
+        "docs/rules.md is stale: run `keyguard rules --format markdown > docs/rules.md`"
+    )

@@ -1,0 +1,177 @@
+"""The engine end to end on in-memory files and small trees: encodings, filters, redaction."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from keyguard.config import Config
+from keyguard.engine import ScanPlan, scan, scan_bytes
+from keyguard.filters import is_exempt_url, is_placeholder_key, is_placeholder_value
+from keyguard.models import Severity
+from keyguard.redact import fingerprint, redact, redact_text
+from keyguard.ruleset import builtin_rules
+from tests.conftest import ScanText, fake
+
+
+def test_positions_are_one_based_code_points(scan_text: ScanText) -> None:
+    [finding] = scan_text("app.js", "// héllo\nconst é = 'sk_live_{{alnum:24}}';\n")
+    loc = finding.location
+    assert (loc.line, loc.column, loc.end_line, loc.end_column) == (2, 12, 2, 44)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+        ("utf-8", codecs.BOM_UTF8),
+    ],
+)
+def test_files_with_a_bom(encoding: str, bom: bytes) -> None:
+    key = fake("sk_live_{{alnum:24}}")
+    data = bom + f"line one\r\nKEY={key}\r\n".encode(encoding)
+    [finding] = scan_bytes("app.env", data, ScanPlan(rules=builtin_rules()))
+    assert (finding.location.line, finding.location.column) == (2, 5)
+
+
+def test_latin1_invalid_utf8_and_crlf_keep_line_numbers() -> None:
+    key = fake("sk_test_{{alnum:24}}")
+    data = b"caf\xe9 = 1\r\n\xff\xfe\xfd junk\r\nKEY = '" + key.encode() + b"'\r\n"
+    [finding] = scan_bytes("legacy.php", data, ScanPlan(rules=builtin_rules()))
+    assert (finding.location.line, finding.location.column) == (3, 8)
+    assert "\r" not in finding.snippet
+
+
+def test_client_side_key_is_reported_twice(scan_text: ScanText) -> None:
+    found = scan_text("src/components/Pay.jsx", "const k = 'sk_live_{{alnum:24}}';")
+    assert sorted(f.rule.id for f in found) == ["KG101", "KG201"]
+    assert {f.fingerprint for f in found} and found[0].fingerprint != found[1].fingerprint
+
+
+def test_inline_suppressions(scan_text: ScanText) -> None:
+    code = (
+        "A = 'http://api.example.com'  # keyguard: ignore[KG301]\n"
+        "// keyguard: ignore\n"
+        "B = 'sk_live_{{alnum:24}}'\n"
+        "C = 'sk_live_{{alnum:24}}'  /* keyguard: ignore[KG301] */\n"
+        "<!-- keyguard: ignore[KG101, KG301] -->\n"
+        "D = 'sk_live_{{alnum:24}}'\n"
+    )
+    found = scan_text("app.txt.js", code)
+    assert [(f.rule.id, f.location.line) for f in found] == [("KG101", 4)]
+
+
+def test_redaction_never_shows_the_secret() -> None:
+    live, restricted = fake("sk_live_{{alnum:32}}"), fake("rk_test_{{alnum:30}}")
+    code = f'KEY = "{live}"; OTHER = "{restricted}"\n'
+    found = scan_bytes("app.rb", code.encode(), ScanPlan(rules=builtin_rules()))
+    assert sorted(f.rule.id for f in found) == ["KG101", "KG103"]
+    for finding in found:
+        text = " ".join((finding.redacted, finding.message, finding.snippet))
+        for secret in (live, restricted):
+            assert secret[8:] not in text and secret[-12:] not in text
+        assert finding.redacted.endswith(("…" + live[-4:], "…" + restricted[-4:]))
+
+
+def test_redaction_of_fragments() -> None:
+    key = fake("sk_live_{{alnum:24}}")
+    body = key[len("sk_live_") :]
+    assert redact(key) == f"sk_live_…{key[-4:]}"
+    assert body not in redact_text(f'K = "sk_live_" "{body}"', [key])
+    assert redact("short12") == "…"
+    assert redact("http://u:pw@api.example.com/x?token=abc", "endpoint") == (
+        "http://u:…@api.example.com/x?token=…"
+    )
+
+
+def test_fingerprint_is_stable_and_hides_the_secret() -> None:
+    key = fake("sk_live_{{alnum:24}}")
+    assert fingerprint("KG101", "a.py", key) == fingerprint("KG101", "a.py", key)
+    assert fingerprint("KG101", "a.py", key) != fingerprint("KG101", "b.py", key)
+    assert key not in fingerprint("KG101", "a.py", key)
+
+
+def test_severity_override_allowlist_and_disable(tmp_path: Path) -> None:
+    key = fake("sk_live_{{alnum:24}}")
+    (tmp_path / "a.env").write_text(f"KEY={key}\nURL=http://api.example.com\n")
+    base = Config(root=tmp_path)
+    result = scan([tmp_path], base, jobs=1, display_root=tmp_path)
+    assert [f.rule.id for f in result.findings] == ["KG101", "KG301"]
+    lowered = Config(root=tmp_path, severity={"KG301": Severity.NOTE}, disable=("KG101",))
+    result = scan([tmp_path], lowered, jobs=1, display_root=tmp_path)
+    assert [(f.rule.id, f.severity) for f in result.findings] == [("KG301", Severity.NOTE)]
+    import re
+
+    allowed = Config(root=tmp_path, allowlist=(re.compile(re.escape(key[-6:]) + "$"),))
+    result = scan([tmp_path], allowed, jobs=1, display_root=tmp_path)
+    assert [f.rule.id for f in result.findings] == ["KG301"]
+
+
+def test_pool_and_in_process_agree(tmp_path: Path) -> None:
+    for number in range(150):
+        body = f"KEY{number}=sk_test_{fake('{{alnum:24}}')}\n" if number % 7 == 0 else "x = 1\n"
+        (tmp_path / f"f{number:03}.env").write_text(body)
+    config = Config(root=tmp_path)
+    serial = scan([tmp_path], config, jobs=1, display_root=tmp_path)
+    pooled = scan([tmp_path], config, jobs=2, display_root=tmp_path)
+    assert serial.findings == pooled.findings
+    assert serial.files_scanned == pooled.files_scanned == 150
+    assert len(serial.findings) == 22
+
+
+@pytest.mark.parametrize(
+    ("value", "placeholder"),
+    [
+        ("sk_live_XXXXXXXXXXXXXXXXXXXXXXXX", True),
+        ("sk_live_abcdefghijklmnopqrstuvwx", True),
+        ("sk_test_12345678901234567890", True),
+        ("sk_live_ab12ab12ab12ab12ab12", True),
+        (fake("sk_test_{{alnum:24}}"), False),
+    ],
+)
+def test_is_placeholder_key(value: str, placeholder: bool) -> None:
+    assert is_placeholder_key(value) is placeholder
+
+
+@pytest.mark.parametrize(
+    ("value", "placeholder"),
+    [
+        ("YOUR_CLIENT_SECRET", True),
+        ("process.env.CLIENT_SECRET", True),
+        ("${CLIENT_SECRET}", True),
+        ("{{ client_secret }}", True),
+        ("<your-client-secret>", True),
+        ("changeme123", True),
+        ("clientSecret", True),
+        ("/etc/keyguard/secret.json", True),
+        ("GOCSPX-1a2B3c4D5e6F7g8H9i0J", False),
+        ("8f14e45fceea167a5a36dedd4bea2543", False),
+    ],
+)
+def test_is_placeholder_value(value: str, placeholder: bool) -> None:
+    assert is_placeholder_value(value) is placeholder
+
+
+@pytest.mark.parametrize(
+    ("url", "exempt"),
+    [
+        ("http://localhost:8000", True),
+        ("http://127.0.0.53/", True),
+        ("http://[::1]/", True),
+        ("http://0.0.0.0:80", True),
+        ("http://dev.localhost/", True),
+        ("http://redis:6379", True),
+        ("http://www.w3.org/2000/svg", True),
+        ("http://www.apache.org/licenses/LICENSE-2.0", True),
+        ("http://maven.apache.org/xsd/maven-4.0.0.xsd", True),
+        ("http://api.example.com/v1", False),
+        ("http://example.com", False),
+        ("http://10.0.0.7:8080", False),
+        ("http://192.168.1.20/api", False),
+    ],
+)
+def test_is_exempt_url(url: str, exempt: bool) -> None:
+    assert is_exempt_url(url) is exempt
