@@ -25,7 +25,8 @@ SERVER_PATH = re.compile(r"(?:^|/)(?:pages|app|src/pages|src/app)/api/")
 CLIENT_PATH = re.compile(r"(?:^|/)src/components/")
 
 SERVER_MARKERS = re.compile(
-    rb"""^\s*["']use server["']|require\(\s*["'](?:express|koa|fastify|http|fs|child_process)["']\s*\)"""
+    rb"""^\s*["']use server["']"""
+    rb"""|require\(\s*["'](?:express|koa|fastify|http|fs|child_process)["']\s*\)"""
     rb"""|from\s+["'](?:express|koa|fastify|next/server|node:[a-z_]+)["']|\bimport\s+Vapor\b"""
     rb"""|process\.env\.(?!(?:REACT_APP_|NEXT_PUBLIC_|VUE_APP_|VITE_|EXPO_PUBLIC_"""
     rb"""|NUXT_PUBLIC_|GATSBY_))""",
