@@ -16,7 +16,10 @@ WHERE = {
 
 
 def _examples(examples: Sequence[Example]) -> str:
-    return "\n".join(f"    {example.path}: {example.code}" for example in examples)
+    return "\n".join(
+        f"    {example.path}:\n" + "\n".join(f"        {line}" for line in example.code.splitlines())
+        for example in examples
+    )
 
 
 def explain_rule(rule: Rule) -> str:
