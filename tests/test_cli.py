@@ -218,3 +218,25 @@ def test_docs_rules_md_is_generated_from_the_rule_files() -> None:
     assert (REPO / "docs" / "rules.md").read_text() == generated, (
         "docs/rules.md is stale: run `keyguard rules --format markdown > docs/rules.md`"
     )
+
+
+def test_robustness_end_to_end(tmp_path: Path) -> None:
+    key = fake("sk_live_{{alnum:24}}")
+    (tmp_path / "wide.ps1").write_bytes(f"\ufeff# setup\r\n$key = '{key}'\r\n".encode("utf-16-le"))
+    (tmp_path / "legacy.php").write_bytes(b"<?php // caf\xe9\n$k = '" + key.encode() + b"';\n")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0" + key.encode())
+    (tmp_path / "huge.txt").write_text("x" * 2048 + key)
+    (tmp_path / ".keyguard.toml").write_text('max_file_size = "1KiB"\n')
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    result = run("scan", ".", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    found = [(f["path"], f["line"], f["column"]) for f in document["findings"]]
+    assert found == [("legacy.php", 2, 7), ("wide.ps1", 2, 9)]
+    skipped = {s["path"]: (s["reason"], s["level"]) for s in document["skipped"]}
+    assert skipped["image.png"] == ("binary file", "note")
+    assert skipped["huge.txt"][0].startswith("larger than max_file_size")
+    assert skipped["dangling"][1] == "warning"
+    assert "loop" in skipped
+    assert key not in result.stdout

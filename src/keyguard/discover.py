@@ -1,0 +1,385 @@
+"""Turn command-line paths into the files to scan, and say which files were passed over and why."""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import logging
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TypeAlias
+
+import pathspec
+
+from keyguard.config import Config
+from keyguard.models import Skipped, Source
+
+__all__ = ["SNIFF_SIZE", "DiscoveryError", "discover", "format_size"]
+
+log = logging.getLogger(__name__)
+
+# Like git and ripgrep: a NUL byte near the start means binary, unless a byte-order mark says
+# the text is UTF-16 or UTF-32 (Windows tools write those; the engine transcodes them).
+SNIFF_SIZE = 8 * 1024
+WIDE_TEXT_BOMS = (
+    codecs.BOM_UTF32_LE,
+    codecs.BOM_UTF32_BE,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF16_BE,
+)
+GIT_DIR = ".git"
+GITIGNORE = ".gitignore"
+
+# (directory prefix ending in os.sep, compiled spec): the patterns of one ignore file.
+Layer: TypeAlias = tuple[str, pathspec.GitIgnoreSpec]
+Result: TypeAlias = Source | Skipped
+
+
+class DiscoveryError(OSError):
+    """A path named on the command line does not exist: a usage error, not a skipped file."""
+
+
+def discover(
+    paths: Sequence[Path], config: Config, *, display_root: Path | None = None
+) -> Iterator[Source | Skipped]:
+    """Yield a `Source` for each file to scan under `paths`, a `Skipped` for each one left out.
+
+    Every given path is checked before anything is yielded, so a typo fails the run at once
+    (DiscoveryError) instead of after a long scan. Paths are reported in posix form relative
+    to `display_root` (default: the working directory) when inside it, else absolute.
+
+    Files named explicitly are scanned even when git-ignored, because pre-commit names exactly
+    the files it wants checked; the config's `exclude` and `include` still apply to them (ruff's
+    `--force-exclude`), since those express what the project never wants scanned. Empty files
+    are not yielded: they cannot hold a secret. Nothing in the tree is written to, and no
+    symlink is followed out of the directory being walked.
+    """
+    for path in paths:
+        if not os.path.lexists(path):
+            raise DiscoveryError(f"path does not exist: {path}")
+    walker = _Walker(config, Path.cwd() if display_root is None else display_root)
+    return walker.run(list(paths))
+
+
+def format_size(size: int) -> str:
+    """Format a byte count the way the config accepts it back: "2.0 MiB", "512 B"."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _lexical(path: Path) -> str:
+    """An absolute path with "." and ".." removed but symlinks kept: what the user typed."""
+    return os.path.normpath(Path(path).absolute())
+
+
+def _prefix(directory: str) -> str:
+    """A directory as a string prefix of everything under it (the root is already one)."""
+    return directory if directory.endswith(os.sep) else directory + os.sep
+
+
+def _under(path: str, directory: str) -> str | None:
+    """`path` relative to `directory` in posix form ("" for the directory itself), or None."""
+    if path == directory:
+        return ""
+    prefix = _prefix(directory)
+    if path.startswith(prefix):
+        return path[len(prefix) :].replace(os.sep, "/")
+    return None
+
+
+def _join(parent: str, name: str) -> str:
+    """Join display paths, where "" stands for the display root itself."""
+    return f"{parent}/{name}" if parent else name
+
+
+def _git_ignored(layers: Sequence[Layer], path: str, is_dir: bool) -> bool:
+    """Decide like git: the deepest ignore file with a matching pattern has the last word."""
+    for base, spec in reversed(layers):
+        relative = path[len(base) :].replace(os.sep, "/")
+        result = spec.check_file(relative + "/" if is_dir else relative)
+        if result.include is not None:
+            return result.include
+    return False
+
+
+def _is_inside(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(_prefix(directory))
+
+
+@dataclass(slots=True)
+class _Frame:
+    """One directory being walked: its display path, ignore layers and remaining entries."""
+
+    display: str
+    layers: tuple[Layer, ...]
+    entries: Iterator[os.DirEntry[str]]
+
+
+class _Walker:
+    """State shared across the given paths: compiled specs, ignore-file cache, files seen."""
+
+    def __init__(self, config: Config, display_root: Path) -> None:
+        self.config = config
+        self.display_abs = _lexical(display_root)
+        self.display_real = str(display_root.resolve())
+        self.config_real = str(config.root.resolve())
+        # Compiled once per run, like every ignore file (see `_spec`).
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
+        self.include = pathspec.GitIgnoreSpec.from_lines(config.include) if config.include else None
+        self.ignore_files: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        self.seen: set[str] = set()
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def run(self, paths: list[Path]) -> Iterator[Result]:
+        for path in paths:
+            yield from self._given(path)
+
+    def _given(self, path: Path) -> Iterator[Result]:
+        """Handle one command-line path: a directory to walk or a file named explicitly."""
+        lexical = _lexical(path)
+        # Resolve the parent but keep the name, so a named symlink is judged by its own path.
+        canonical = str(Path(lexical).parent.resolve() / Path(lexical).name)
+        display = self._display(lexical, canonical)
+        try:
+            info = Path(lexical).stat()
+        except OSError as error:
+            if self._wanted(canonical) and self._first(canonical):
+                yield self._broken(display, error)
+            return
+        if stat.S_ISDIR(info.st_mode):
+            real = str(Path(lexical).resolve())
+            if self._excluded(real, is_dir=True):
+                log.debug("%s: excluded by the config", display)
+                return
+            yield from self._walk(real, display)
+        elif not self._wanted(canonical):
+            log.debug("%s: excluded by the config", display)
+        elif stat.S_ISREG(info.st_mode):
+            first = self._first(str(Path(lexical).resolve()))
+            result = self._read(lexical, display, info.st_size) if first else None
+            if result is not None:
+                yield result
+        elif self._first(canonical):
+            yield Skipped(display, "not a regular file")
+
+    def _display(self, lexical: str, real: str) -> str:
+        """Relative to the display root when inside it (as typed or resolved), else absolute."""
+        for path, root in ((lexical, self.display_abs), (real, self.display_real)):
+            relative = _under(path, root)
+            if relative is not None:
+                return relative
+        return PurePath(lexical).as_posix()
+
+    # -- directories ----------------------------------------------------------------------
+
+    def _walk(self, root: str, display: str) -> Iterator[Result]:
+        """Walk one directory tree depth-first in sorted order, never following a symlinked dir.
+
+        An explicit stack instead of recursion: no depth limit. Symlinked files are held back
+        to the end of the tree, so a file reached both directly and through a link is reported
+        under its real name.
+        """
+        links: list[tuple[os.DirEntry[str], str, str]] = []
+        first = self._enter(root, display, self._ancestor_layers(root))
+        if isinstance(first, Skipped):
+            yield first
+            return
+        stack = [first]
+        while stack:
+            frame = stack[-1]
+            entry = next(frame.entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            if entry.name == GIT_DIR:
+                continue  # git's own data (a directory, or a worktree's `.git` file): not code
+            child = _join(frame.display, entry.name)
+            try:
+                if entry.is_symlink():
+                    if not self._ignored(entry.path, frame.layers, is_dir=False):
+                        links.append((entry, child, root))
+                elif entry.is_dir(follow_symlinks=False):
+                    if not self._ignored(entry.path, frame.layers, is_dir=True):
+                        entered = self._enter(entry.path, child, frame.layers)
+                        if isinstance(entered, Skipped):
+                            yield entered
+                        else:
+                            stack.append(entered)
+                elif not self._ignored(entry.path, frame.layers, is_dir=False):
+                    yield from self._file(entry, child)
+            except OSError as error:
+                yield Skipped(child, f"unreadable: {error.strerror or error}", "warning")
+        for entry, child, tree in links:
+            yield from self._link(entry, child, tree)
+
+    def _enter(self, real: str, display: str, layers: tuple[Layer, ...]) -> _Frame | Skipped:
+        """List a directory once, sorted, and add its own ignore file to the layers."""
+        try:
+            with os.scandir(real) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            return Skipped(display or ".", f"unreadable: {error.strerror or error}", "warning")
+        if self.config.gitignore:
+            names = {entry.name for entry in entries}
+            if GIT_DIR in names:
+                # A nested repository (a submodule) does not inherit the outer repository's rules.
+                layers = self._exclude_layers(real)
+            if GITIGNORE in names:
+                spec = self._spec(Path(real, GITIGNORE))
+                if spec is not None:
+                    layers = (*layers, (_prefix(real), spec))
+        return _Frame(display, layers, iter(entries))
+
+    def _ancestor_layers(self, root: str) -> tuple[Layer, ...]:
+        """The ignore files above a walked directory that still govern it, as git reads them.
+
+        They come from the repository root down (or, outside a repository, from the config's
+        root when the walk is inside it). A directory named on the command line is walked even
+        when those rules ignore it, and then they do not apply inside it either.
+        """
+        if not self.config.gitignore:
+            return ()
+        start = Path(root)
+        top = next((d for d in (start, *start.parents) if (d / GIT_DIR).exists()), None)
+        if top is None:
+            top = Path(self.config_real if _is_inside(root, self.config_real) else root)
+        layers = self._exclude_layers(str(top))
+        for directory in reversed(start.parents):
+            if directory == top or top in directory.parents:
+                spec = self._spec(directory / GITIGNORE)
+                if spec is not None:
+                    layers = (*layers, (_prefix(str(directory)), spec))
+        if layers and _git_ignored(layers, root, is_dir=True):
+            return ()
+        return layers
+
+    def _exclude_layers(self, top: str) -> tuple[Layer, ...]:
+        """`.git/info/exclude`: the repository's private ignore rules, below every .gitignore."""
+        spec = self._spec(Path(top, GIT_DIR, "info", "exclude"))
+        return () if spec is None else ((_prefix(top), spec),)
+
+    def _spec(self, path: Path) -> pathspec.GitIgnoreSpec | None:
+        """Read and compile an ignore file once per run; a missing or unreadable one is empty."""
+        key = str(path)
+        if key not in self.ignore_files:
+            spec: pathspec.GitIgnoreSpec | None = None
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                pass
+            except OSError as error:
+                log.warning("%s: cannot read ignore file: %s", path, error.strerror or error)
+            self.ignore_files[key] = spec
+        return self.ignore_files[key]
+
+    # -- filters --------------------------------------------------------------------------
+
+    def _excluded(self, path: str, *, is_dir: bool) -> bool:
+        """Does the config's `exclude` (relative to the config's root) cover this path?"""
+        if self.exclude is None:
+            return False
+        relative = _under(path, self.config_real)
+        if not relative:
+            return False
+        return self.exclude.match_file(relative + "/" if is_dir else relative)
+
+    def _wanted(self, path: str) -> bool:
+        """Apply `exclude` and, for files under the config's root, a non-empty `include`."""
+        if self._excluded(path, is_dir=False):
+            return False
+        if self.include is None:
+            return True
+        relative = _under(path, self.config_real)
+        return not relative or self.include.match_file(relative)
+
+    def _ignored(self, path: str, layers: Sequence[Layer], *, is_dir: bool) -> bool:
+        if is_dir:
+            if self._excluded(path, is_dir=True):
+                return True
+        elif not self._wanted(path):
+            return True
+        return bool(layers) and _git_ignored(layers, path, is_dir)
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _first(self, key: str) -> bool:
+        """True the first time a file is met: overlapping paths must not report it twice."""
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+    def _file(self, entry: os.DirEntry[str], display: str) -> Iterator[Result]:
+        if not entry.is_file(follow_symlinks=False):
+            if self._first(entry.path):
+                yield Skipped(display, "not a regular file")
+            return
+        if self._first(entry.path):
+            size = entry.stat(follow_symlinks=False).st_size
+            if (result := self._read(entry.path, display, size)) is not None:
+                yield result
+
+    def _link(self, entry: os.DirEntry[str], display: str, tree: str) -> Iterator[Result]:
+        """Scan a symlinked file whose target is inside the walked tree; report other links."""
+        try:
+            info = Path(entry.path).stat()
+        except OSError as error:
+            if self._first(entry.path):
+                yield self._broken(display, error)
+            return
+        target = str(Path(entry.path).resolve())
+        if not _is_inside(target, tree):
+            reason = "symlink points outside the scanned tree"
+        elif stat.S_ISDIR(info.st_mode):
+            reason = "symlink to a directory (not followed)"
+        elif stat.S_ISREG(info.st_mode):
+            result = self._read(target, display, info.st_size) if self._first(target) else None
+            if result is not None:
+                yield result
+            return
+        else:
+            reason = "not a regular file"
+        if self._first(entry.path):
+            yield Skipped(display, reason)
+
+    @staticmethod
+    def _broken(display: str, error: OSError) -> Skipped:
+        if error.errno == errno.ENOENT:
+            return Skipped(display, "broken symlink", "warning")
+        if error.errno == errno.ELOOP:
+            return Skipped(display, "symlink loop")
+        return Skipped(display, f"unreadable: {error.strerror or error}", "warning")
+
+    def _read(self, path: str, display: str, size: int) -> Result | None:
+        """Read a file once, checking the size before opening and the content while reading.
+
+        Returns None for an empty file. Nothing is yielded while the file is open, so a slow
+        consumer never holds a descriptor.
+        """
+        limit = self.config.max_file_size
+        too_large = Skipped(display, f"larger than max_file_size ({format_size(limit)})")
+        if size > limit:
+            return too_large
+        if size == 0:
+            return None
+        try:
+            with Path(path).open("rb") as handle:
+                data = handle.read(SNIFF_SIZE)
+                if b"\0" in data and not data.startswith(WIDE_TEXT_BOMS):
+                    return Skipped(display, "binary file")
+                # The file may have grown since it was listed: never read past the limit.
+                data += handle.read(limit + 1 - len(data))
+        except OSError as error:
+            return Skipped(display, f"unreadable: {error.strerror or error}", "warning")
+        if len(data) > limit:
+            return too_large
+        return Source(display, data) if data else None
