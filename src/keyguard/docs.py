@@ -16,10 +16,11 @@ WHERE = {
 
 
 def _examples(examples: Sequence[Example]) -> str:
-    return "\n".join(
-        f"    {example.path}:\n" + "\n".join(f"        {line}" for line in example.code.splitlines())
-        for example in examples
-    )
+    blocks = []
+    for example in examples:
+        code = "\n".join(f"        {line}" for line in example.code.splitlines())
+        blocks.append(f"    {example.path}:\n{code}")
+    return "\n".join(blocks)
 
 
 def explain_rule(rule: Rule) -> str:

@@ -78,9 +78,24 @@ def _in_block_comment(data: bytes, offset: int) -> bool:
     return False
 
 
-def is_endpoint_context(data: bytes, index: LineIndex, line: int, start: int) -> bool:
+NOTEBOOK_CELL_TYPE = re.compile(rb'"cell_type"\s*:\s*"(\w+)"')
+
+
+def _in_notebook_prose(data: bytes, offset: int) -> bool:
+    """Markdown and raw cells of a Jupyter notebook are prose, like a .md file."""
+    cell_type = b""
+    for found in NOTEBOOK_CELL_TYPE.finditer(data, 0, offset):
+        cell_type = found.group(1)
+    return cell_type in (b"markdown", b"raw")
+
+
+def is_endpoint_context(
+    data: bytes, index: LineIndex, line: int, start: int, path: str = ""
+) -> bool:
     """Cheap checks that an http:// hit at byte `start` is used, not mentioned."""
     if COMMENT_LINE.match(index.line_bytes(line)):
+        return False
+    if path.endswith(".ipynb") and _in_notebook_prose(data, start):
         return False
     before = data[data.rfind(b"\n", 0, start) + 1 : start].decode("utf-8", "replace")
     if NOT_AN_ENDPOINT_BEFORE.search(before):
@@ -112,7 +127,7 @@ def scan_text(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -
                 raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
                 end = start + len(raw)
                 line, _ = index.position(start)
-                if not is_endpoint_context(data, index, line, start):
+                if not is_endpoint_context(data, index, line, start, path):
                     continue
             line, column = index.position(start)
             end_line, end_column = index.position(end)
