@@ -178,3 +178,58 @@ def test_single_label_service_hosts_are_internal(scan_text: ScanText) -> None:
 
 def test_example_com_is_not_exempt(scan_text: ScanText) -> None:
     assert ids(scan_text("client.py", 'URL = "http://example.com/v1"')) == ["KG301"]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("tests/test_client.py", 'responses.add(responses.GET, "http://api.example.com/v1/x")'),
+        ("src/client.test.ts", "nock('http://api.example.com').get('/v1').reply(200)"),
+        ("spec/client_spec.rb", 'stub_request(:get, "http://api.example.com/v1")'),
+        ("pkg/client_test.go", 'srv := "http://api.example.com/v1"'),
+        ("app/src/test/java/ClientTest.java", 'String url = "http://api.example.com";'),
+    ],
+)
+def test_endpoints_in_test_code_are_fixtures(scan_text: ScanText, path: str, code: str) -> None:
+    assert scan_text(path, code) == []
+
+
+def test_secrets_in_test_code_are_still_leaks(scan_text: ScanText) -> None:
+    found = scan_text("tests/test_billing.py", 'KEY = "sk_test_{{alnum:24}}"')
+    assert [f.rule.id for f in found] == ["KG102"]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("pkg-1.0.dist-info/METADATA", "Home-page: http://pkg.example.org\n"),
+        ("PKG-INFO", "Project-URL: Docs, http://pkg.example.org/docs\n"),
+        ("certs/ca.pem", "CA Issuers - URI:http://crt.example-ca.com/ca.crt\n"),
+        ("docs.json", '{"help": "Example (IPv6): http://bucket.s3.example.com/"}'),
+        ("run.sh", 'echo "Server running at http://api.example.com/v1"'),
+        ("index.html", '<meta name="generator" content="Docutils 0.18: http://docutils.sf.net/">'),
+        ("odf.py", "NS = {'office': 'http://openoffice.org/2004/office'}"),
+        ("rdf.js", "const DC = 'http://purl.org/dc/elements/1.1/';"),
+        ("sax.js", "const FEATURE = 'http://xml.org/sax/features/namespaces';"),
+        ("feed.js", "const ATOM = 'http://example.org/ns/atom';"),
+    ],
+)
+def test_metadata_certificates_sentences_and_namespaces(
+    scan_text: ScanText, path: str, code: str
+) -> None:
+    assert scan_text(path, code) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("notebook.ipynb", '{"source": ["BASE = \\"http://api.example.com/v1\\"\\n"]}'),
+        ("run.sh", 'curl -X POST "http://api.example.com/v1/charges"'),
+        ("svn.sh", "svn export --force http://svn.example.com/trunk/ ."),
+        ("app.js", "const url = `http://api.example.com/v1/${path}`;"),
+    ],
+)
+def test_endpoints_that_start_a_value_are_reported(
+    scan_text: ScanText, path: str, code: str
+) -> None:
+    assert ids(scan_text(path, code)) == ["KG301"]

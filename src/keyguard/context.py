@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 
 import pathspec
 
-__all__ = ["ContextRules", "is_client_side"]
+__all__ = ["ContextRules", "is_client_side", "is_test_path"]
 
 CLIENT_SUFFIXES = frozenset({".html", ".htm", ".vue", ".svelte", ".jsx", ".tsx", ".swift", ".dart"})
 SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"})
@@ -38,6 +38,13 @@ CLIENT_MARKERS = re.compile(
     rb"""|@angular/core|expo[\w/-]*)["']"""
     rb"""|require\(\s*["'](?:react|react-native|vue)["']\s*\)|import\.meta\.env\.""",
     re.MULTILINE,
+)
+TEST_DIRS = frozenset(
+    {"test", "tests", "testing", "__tests__", "__mocks__", "spec", "specs", "testdata", "e2e"}
+)
+TEST_FILE = re.compile(
+    r"^(?:test_.*\.py|.*_test\.(?:py|go|rb|exs?|dart)|conftest\.py"
+    r"|.*\.(?:test|spec|e2e)\.[cm]?[jt]sx?|.*_spec\.rb|.*Tests?\.(?:java|kt|swift|cs|php|scala))$"
 )
 ANDROID_IMPORT = re.compile(rb"^\s*import\s+(?:android|androidx)\.", re.MULTILINE)
 
@@ -78,3 +85,15 @@ def is_client_side(path: str, data: bytes, overrides: ContextRules | None = None
     if suffix in ANDROID_SUFFIXES:
         return bool(ANDROID_IMPORT.search(data))
     return suffix in (".m", ".mm")
+
+
+def is_test_path(path: str) -> bool:
+    """Test code: its URLs are fixtures and mocks, never a request the product sends.
+
+    Secrets in tests are still reported (a key is leaked wherever it is committed); only the
+    endpoint rule skips test files.
+    """
+    posix = PurePosixPath(path)
+    return bool(TEST_DIRS.intersection(part.lower() for part in posix.parts[:-1])) or bool(
+        TEST_FILE.match(posix.name)
+    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from keyguard.config import Config, ConfigError
-from keyguard.context import ContextRules, is_client_side
+from keyguard.context import ContextRules, is_client_side, is_test_path
 from keyguard.discover import discover
 from keyguard.filters import (
     is_exempt_url,
@@ -142,6 +142,8 @@ def _candidate_rules(data: bytes, plan: ScanPlan, path: str) -> list[Rule]:
     if not present:
         return []
     rules = [rule for rule in plan.rules if not present.isdisjoint(rule.keywords)]
+    if any(rule.code_only for rule in rules) and is_test_path(path):
+        rules = [rule for rule in rules if not rule.code_only]
     if any(rule.applies_to != "any" for rule in rules):
         client = is_client_side(path, data, plan.context)
         wanted = "client" if client else "server"

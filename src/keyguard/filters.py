@@ -70,6 +70,8 @@ IDENTIFIER_HOSTS = frozenset(
     {
         "www.w3.org",
         "w3.org",
+        "xml.org",
+        "www.xml.org",
         "schemas.android.com",
         "schemas.microsoft.com",
         "schemas.xmlsoap.org",
@@ -102,6 +104,11 @@ IDENTIFIER_PATH_PREFIXES = (
     "www.mozilla.org/mpl",
 )
 IDENTIFIER_SUFFIXES = (".dtd", ".xsd")
+# Namespace URIs are named after the year and the vocabulary (`http://openoffice.org/2004/office`,
+# `http://purl.org/dc/elements/1.1/`) or say so in the path; API endpoints are not named that way.
+NAMESPACE_PATH = re.compile(
+    r"^/(?:(?:19|20)\d\d(?:/|$)|(?:[^/]+/)*(?:ns|xmlns|namespaces?)(?:/|$))"
+)
 TRAILING_PUNCTUATION = ".,;:!?)]}'\"`*>"
 SUPPRESSION = re.compile(r"keyguard:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_,\s]*)\])?")
 
@@ -215,7 +222,7 @@ def is_exempt_url(url: str) -> bool:
     if rest.startswith(IDENTIFIER_PATH_PREFIXES):
         return True
     path = urlsplit(url).path.lower() if "/" in rest else ""
-    return path.endswith(IDENTIFIER_SUFFIXES)
+    return path.endswith(IDENTIFIER_SUFFIXES) or bool(NAMESPACE_PATH.match(path))
 
 
 class Suppressions:

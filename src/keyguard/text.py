@@ -19,6 +19,10 @@ from keyguard.models import Hit, Rule
 __all__ = ["is_prose_file", "scan_text", "secret_span"]
 
 PROSE_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".rst", ".adoc", ".asciidoc", ".txt"})
+# Certificates carry http:// CRL and OCSP URLs by design (RFC 5280); packaging metadata is a
+# long description in prose. Neither is code that sends requests.
+NOT_CODE_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".csr"})
+NOT_CODE_NAMES = frozenset({"metadata", "pkg-info"})
 PROSE_STEMS = (
     "license",
     "licence",
@@ -41,6 +45,7 @@ NOT_AN_ENDPOINT_BEFORE = re.compile(
       | ["']@(?:context|id|type|vocab)["'] | ["']\$(?:schema|id)["'] ) \s*[:=]\s*["']?[^"']*$
     | <!DOCTYPE\b.*$
     | <a\b[^>]*\bhref\s*=\s*["']?$
+    | <meta\b[^>]*$
     | (?:^|\s)(?://|\#|/\*|<!--|--)\s*$
     """
 )
@@ -57,7 +62,12 @@ def is_prose_file(path: str) -> bool:
     if CONFIG_TXT.match(name):
         return False
     suffix = PurePosixPath(name).suffix
-    return suffix in PROSE_SUFFIXES or name.startswith(PROSE_STEMS)
+    return (
+        suffix in PROSE_SUFFIXES
+        or suffix in NOT_CODE_SUFFIXES
+        or name in NOT_CODE_NAMES
+        or name.startswith(PROSE_STEMS)
+    )
 
 
 def secret_span(match: re.Match[bytes]) -> tuple[int, int] | None:
@@ -89,6 +99,35 @@ def _in_notebook_prose(data: bytes, offset: int) -> bool:
     return cell_type in (b"markdown", b"raw")
 
 
+def _open_string(before: str) -> str | None:
+    """The text of the string literal still open at the end of `before`, if any."""
+    quote: str | None = None
+    start = 0
+    escaped = False
+    for position, char in enumerate(before):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif quote is None and char in "\"'`":
+            quote, start = char, position + 1
+        elif char == quote:
+            quote = None
+    return None if quote is None else before[start:]
+
+
+def _inside_a_sentence(before: str) -> bool:
+    """A URL that a string holds after other words (`"see http://…"`) is text, not a target.
+
+    The string must start with the URL (as in Python, where libcst settles it exactly): words
+    and spaces before it make it a message, a description or a help text.
+    """
+    if before.endswith(("'", '"', "`")):
+        return False  # the URL starts a string (also an escaped one, as in notebook JSON)
+    content = _open_string(before)
+    return content is not None and bool(content.strip()) and " " in content.strip()
+
+
 def is_endpoint_context(
     data: bytes, index: LineIndex, line: int, start: int, path: str = ""
 ) -> bool:
@@ -102,6 +141,8 @@ def is_endpoint_context(
         return False
     prose = PROSE_BEFORE.search(before)
     if prose and prose.group(1).lower() not in COMMAND_WORDS:
+        return False
+    if _inside_a_sentence(before):
         return False
     return not ((b"/*" in data or b"<!--" in data) and _in_block_comment(data, start))
 
