@@ -175,3 +175,27 @@ def test_is_placeholder_value(value: str, placeholder: bool) -> None:
 )
 def test_is_exempt_url(url: str, exempt: bool) -> None:
     assert is_exempt_url(url) is exempt
+
+
+def test_libcst_is_imported_only_for_files_with_a_candidate(tmp_path: Path) -> None:
+    """Fast by construction: no parse for clean files, placeholders or comment-only URLs."""
+    import subprocess
+    import sys
+
+    (tmp_path / "clean.py").write_text("import os\nKEY = os.environ['API_KEY']\n")
+    (tmp_path / "placeholder.py").write_text("# export API_KEY=sk_test_XXXXXXXXXXXXXXXXXXXXXXXX\n")
+    (tmp_path / "doc.py").write_text(
+        '"""See http://api.example.com/docs."""\n# http://x.example.com\n'
+    )
+    (tmp_path / "work.py").write_text("work_dir = network_timeout = 1\n")
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom keyguard.config import Config\n"
+        "from keyguard.engine import scan\n"
+        f"r = scan([Path({str(tmp_path)!r})], Config(root=Path({str(tmp_path)!r})), jobs=1)\n"
+        "print(len(r.findings), 'libcst' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "False"]
+    (tmp_path / "split.py").write_text(f'KEY = "sk_live_" "{fake("{{alnum:24}}")}"\n')
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "True"]

@@ -8,9 +8,7 @@ candidate after the cheap text checks.
 from __future__ import annotations
 
 import codecs
-import concurrent.futures
 import logging
-import multiprocessing
 import os
 import re
 import sys
@@ -18,12 +16,15 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from keyguard.config import Config, ConfigError
 from keyguard.context import ContextRules, is_client_side, is_test_path
 from keyguard.discover import discover
 from keyguard.filters import (
+    KEY_PREFIX,
     is_exempt_url,
+    is_placeholder_key,
     is_placeholder_value,
     keep_match,
     parse_suppressions,
@@ -43,6 +44,10 @@ from keyguard.models import (
 from keyguard.redact import fingerprint, redact, redact_text
 from keyguard.ruleset import RuleError, builtin_rules, load_rule_file
 from keyguard.text import scan_text
+
+if TYPE_CHECKING:
+    import multiprocessing.context
+    from concurrent.futures import Future
 
 __all__ = ["FileResult", "ScanPlan", "resolve_rules", "scan", "scan_source"]
 
@@ -151,14 +156,19 @@ def _candidate_rules(data: bytes, plan: ScanPlan, path: str) -> list[Rule]:
     return rules
 
 
-def _keyword_at_boundary(lowered: bytes, keywords: Iterable[bytes]) -> bool:
-    """A key prefix that starts a token (`"rk_`, not `work_`): worth a parse."""
+def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
+    """A key prefix that starts a token and ends a string (`"sk_live_" "4eC3…"`, `"rk_" + b`).
+
+    Only the syntax tree can join such pieces, so a file holding one is worth a parse.
+    """
     for keyword in keywords:
         position = lowered.find(keyword)
         while position != -1:
-            if position == 0 or lowered[position - 1] not in IDENTIFIER_BYTES:
+            end = position + len(keyword)
+            starts_token = position == 0 or lowered[position - 1] not in IDENTIFIER_BYTES
+            if starts_token and lowered[end : end + 1] in (b'"', b"'"):
                 return True
-            position = lowered.find(keyword, position + 1)
+            position = lowered.find(keyword, end)
     return False
 
 
@@ -166,18 +176,21 @@ def _python_needs_parse(data: bytes, rules: Sequence[Rule], path: str, index: Li
     """Cheap text checks that decide whether a Python file could hold a finding at all.
 
     Parsing costs about 1 s/MB, so a file is parsed only when a hit survives what text alone
-    can settle: a key prefix at a token boundary, a client-secret assignment whose value is not a
-    placeholder, or an http:// URL that starts a string literal and names a non-exempt host.
+    can settle: a key that is not a placeholder or a key prefix split off a string literal, a
+    client-secret assignment whose value is not a placeholder, or an http:// URL that starts a
+    string literal and names a non-exempt host.
     """
     lowered = data.lower()
     plain = [rule for rule in rules if rule.kind == "secret" and rule.assigned_to is None]
-    if any(_keyword_at_boundary(lowered, rule.keywords) for rule in plain):
+    if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
         return True
-    textual = [rule for rule in rules if rule not in plain]
-    for hit in scan_text(data, textual, path, index):
+    for hit in scan_text(data, rules, path, index):
         if hit.rule.kind == "endpoint":
             before = index.line_text(hit.line)[: hit.column - 1]
             if before.endswith(QUOTES) and not is_exempt_url(hit.secret):
+                return True
+        elif hit.rule in plain:
+            if not is_placeholder_key(hit.secret) or not KEY_PREFIX.match(hit.secret):
                 return True
         elif not is_placeholder_value(hit.secret):
             return True
@@ -305,6 +318,8 @@ def default_jobs() -> int:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
+    import multiprocessing
+
     # fork starts workers in milliseconds and shares the loaded rules; elsewhere use the default.
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
@@ -314,11 +329,14 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _run_pool(
     first: list[Source], rest: Iterator[Source], plan: ScanPlan, jobs: int
 ) -> Iterator[FileResult]:
+    # Imported here: a pre-commit run over a handful of files never pays for a pool.
+    import concurrent.futures
+
     sources = _chain(first, rest)
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker, initargs=(plan,)
     ) as pool:
-        pending: deque[concurrent.futures.Future[list[FileResult]]] = deque()
+        pending: deque[Future[list[FileResult]]] = deque()
         for chunk in _chunks(sources):
             pending.append(pool.submit(_scan_chunk, chunk))
             while len(pending) > jobs * 2:
