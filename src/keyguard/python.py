@@ -7,6 +7,7 @@ import bisect
 import dataclasses
 import logging
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,14 @@ logger = logging.getLogger(__name__)
 NEWLINE = re.compile(r"\r\n?|\n")
 # `os.getenv(NAME, default)`, `os.environ.get(NAME, default)`: the default is a hard-coded value.
 ENV_GETTERS = frozenset({"get", "setdefault"})
+# libcst needs about 300 MB and over a second per MB of ordinary code, and more for dense data
+# (a list of 150,000 short strings, 0.75 MB: 6 s, 640 MB). Bigger files are generated data:
+# text matching serves them.
+MAX_PARSE_BYTES = 1 << 20
+# libcst's Rust parser recurses per nesting level and per link of a long chain; on the default
+# 8 MB stack `a and a and ...` x 20,000 (valid Python) ends the process with SIGSEGV, which no
+# `except` can catch (Instagram/LibCST#619, #1000). Only touched pages of the stack cost memory.
+PARSE_STACK_BYTES = 256 << 20
 
 Handler = Callable[[Any], None]  # each handler takes its own node type; the table is keyed by it
 
@@ -34,17 +43,22 @@ Handler = Callable[[Any], None]  # each handler takes its own node type; the tab
 def scan_python(data: bytes, rules: Sequence[Rule]) -> list[Hit] | None:
     """Return hits for the given rules in Python source `data`, or None if libcst cannot parse it.
 
-    On None the engine scans the file as text instead, so a file libcst rejects (a syntax
-    error, Python 2, a template) loses nothing. The file is parsed once and every rule runs in
-    one walk over the tree. Hits come sorted by position.
+    None also stands for files libcst cannot parse safely: over MAX_PARSE_BYTES, or nested
+    beyond what CPython accepts. On None the engine scans the file as text, so a file libcst
+    rejects (a syntax error, Python 2, a template) loses nothing. The file is parsed once and
+    every rule runs in one walk over the tree. Hits come sorted by position.
     """
     if not rules:
         return []
-    import libcst as cst
-
+    if len(data) > MAX_PARSE_BYTES:
+        logger.debug("file too large for libcst, falling back to text")
+        return None
     source = _source_text(data)
+    if _beyond_cpython(source):
+        logger.debug("file nested too deeply for libcst, falling back to text")
+        return None
     try:
-        module = cst.parse_module(source)
+        module = _parse(source)
     except Exception as error:  # ParserSyntaxError, RecursionError, anything else libcst raises
         logger.debug("libcst cannot parse the file, falling back to text: %s", error)
         return None
@@ -72,17 +86,79 @@ def _source_text(data: bytes) -> str:
         return data.decode("utf-8", "replace")
 
 
+def _beyond_cpython(source: str) -> bool:
+    """True when CPython's own parser runs out of nesting or recursion depth on the file.
+
+    On those shapes (hundreds of nested brackets, `+` or `.` chains of thousands of links)
+    libcst crawls for minutes, exhausts memory or overflows the stack, while CPython gives up
+    in milliseconds; and what CPython cannot parse is no program anyway, so text matching is
+    the right treatment. Costs about a sixth of the libcst parse. Other syntax errors are left
+    to libcst, which also knows grammar newer than the running interpreter.
+    """
+    with warnings.catch_warnings():  # invalid escapes warn on Python 3.12+
+        warnings.simplefilter("ignore")
+        try:
+            ast.parse(source)
+        except SyntaxError as error:
+            return "too many nested" in str(error)
+        except (RecursionError, MemoryError, ValueError):
+            return True
+    return False
+
+
+def _parse(source: str) -> cst.Module:
+    """`libcst.parse_module` on a thread with a large stack (see PARSE_STACK_BYTES)."""
+    import libcst as cst
+
+    outcome: list[cst.Module | Exception] = []
+
+    def parse() -> None:
+        try:
+            outcome.append(cst.parse_module(source))
+        except Exception as error:  # re-raised in the calling thread
+            outcome.append(error)
+
+    # A daemon, so Ctrl-C during a parse does not wait for it to finish.
+    thread: threading.Thread | None
+    thread = threading.Thread(target=parse, name="keyguard-libcst", daemon=True)
+    try:
+        previous = threading.stack_size(PARSE_STACK_BYTES)
+    except ValueError:  # a platform that refuses the size
+        return cst.parse_module(source)
+    try:
+        thread.start()  # the stack size is read here
+    except RuntimeError:  # the stack could not be allocated
+        thread = None
+    finally:
+        threading.stack_size(previous)  # the setting is process-wide: restore it at once
+    if thread is None:
+        return cst.parse_module(source)
+    thread.join()
+    result = outcome[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
 def _walk(module: cst.Module, handlers: Mapping[type[cst.CSTNode], Handler]) -> None:
     """Visit every node once, each parent before its children, calling the handler for its type.
 
     A plain walk over the nodes' dataclass fields rather than a `CSTVisitor`: libcst's visitor
     rebuilds every node it leaves, which took 0.27 s on a 100 KB module against 0.11 s for this
-    walk, more than the parse itself. Iterative, so deeply nested code cannot exhaust the stack.
+    walk, more than the parse itself. Whitespace is half of all nodes and never holds a string,
+    so it is not entered (only the whitespace that holds comments, when a rule reads them).
+    Iterative, so deeply nested code cannot exhaust the stack.
     """
     import libcst as cst
 
-    field_names: dict[type[cst.CSTNode], tuple[str, ...]] = {}
-    stack: list[cst.CSTNode] = [module]
+    barren: set[type[Any]] = {cst.SimpleWhitespace, cst.Newline}
+    if cst.Comment not in handlers:
+        barren |= {cst.EmptyLine, cst.TrailingWhitespace, cst.ParenthesizedWhitespace}
+    # Whether to enter a value of this type; cached because CSTNode is an ABC and isinstance
+    # through ABCMeta was a quarter of the walk.
+    enters: dict[type[Any], bool] = {}
+    field_names: dict[type[Any], tuple[str, ...]] = {}
+    stack: list[Any] = [module]
     while stack:
         node = stack.pop()
         kind = type(node)
@@ -94,10 +170,16 @@ def _walk(module: cst.Module, handlers: Mapping[type[cst.CSTNode], Handler]) -> 
             names = field_names[kind] = tuple(field.name for field in dataclasses.fields(node))
         for name in names:
             value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                stack.append(value)
-            elif isinstance(value, (list, tuple)):
-                stack.extend(child for child in value if isinstance(child, cst.CSTNode))
+            values = value if type(value) is tuple or type(value) is list else (value,)
+            for child in values:
+                child_kind = type(child)
+                enter = enters.get(child_kind)
+                if enter is None:
+                    enter = enters[child_kind] = (
+                        issubclass(child_kind, cst.CSTNode) and child_kind not in barren
+                    )
+                if enter:
+                    stack.append(child)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,26 +387,6 @@ def _constant(expr: cst.BaseExpression) -> str | None:
     return literal.runs[0] if len(literal.runs) == 1 else None
 
 
-def _docstring(node: cst.Module | cst.ClassDef | cst.FunctionDef) -> cst.BaseExpression | None:
-    """The node's docstring as Python defines it: a first statement that is a str literal."""
-    import libcst as cst
-
-    body: Sequence[cst.CSTNode] = node.body if isinstance(node, cst.Module) else node.body.body
-    if not body:
-        return None
-    first = body[0]
-    if isinstance(first, cst.SimpleStatementLine) and first.body:
-        first = first.body[0]
-    if not isinstance(first, cst.Expr):
-        return None
-    leftmost = first.value
-    while isinstance(leftmost, cst.ConcatenatedString):
-        leftmost = leftmost.left
-    if isinstance(leftmost, cst.SimpleString) and "b" not in leftmost.prefix:
-        return first.value
-    return None  # f-strings and bytes are not docstrings
-
-
 def _last_name(expr: cst.BaseExpression) -> str | None:
     """`settings.CLIENT_SECRET` -> "CLIENT_SECRET": a binding is named by its last component."""
     import libcst as cst
@@ -428,10 +490,15 @@ class _Locator:
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based line and column (in code points) of an offset into the source."""
+        starts = self._starts()
+        index = bisect.bisect_right(starts, offset) - 1
+        return index + 1, offset - starts[index] + 1
+
+    def _starts(self) -> list[int]:
+        """Offsets where each line begins, built on the first hit."""
         if self._line_starts is None:
             self._line_starts = [0, *(match.end() for match in NEWLINE.finditer(self.source))]
-        index = bisect.bisect_right(self._line_starts, offset) - 1
-        return index + 1, offset - self._line_starts[index] + 1
+        return self._line_starts
 
     def _token_text(self, leaf: cst.CSTNode) -> tuple[str, int]:
         import libcst as cst
@@ -449,11 +516,10 @@ class _Locator:
         first = self.source.find(text)
         if first != -1 and self.source.find(text, first + 1) == -1:
             return first  # the token's text occurs once: this is the token
+        # Repeated (or, defensively, not found): ask libcst where this one is.
         start = self._code_range(leaf).start
-        if self._line_starts is None:
-            self.position(0)
-        assert self._line_starts is not None
-        offset = self._line_starts[start.line - 1] + start.column
+        offset = self._starts()[start.line - 1] + start.column
+        # The range includes parentheses around the token; skip them.
         return offset + max(0, self.module.code_for_node(leaf).find(text))
 
     def _code_range(self, leaf: cst.CSTNode) -> CodeRange:
@@ -469,8 +535,9 @@ class _Scanner:
     """All rules over one module: the walk calls its handlers, `result()` collects the hits.
 
     Rules fall in three groups. Secret rules search every string value and comment; endpoint
-    rules only string values in code that start with a URL (no comments, no docstrings, no
-    prose); binding rules (`assigned_to`) report literal values bound to a matching name.
+    rules only string values in code that start with a URL (no comments, no docstrings or other
+    string statements, no prose); binding rules (`assigned_to`) report literal values bound to
+    a matching name.
     """
 
     def __init__(self, source: str, module: cst.Module, rules: Sequence[Rule]) -> None:
@@ -480,10 +547,15 @@ class _Scanner:
         unbound = [check for check in checks if check.rule.assigned_to is None]
         self.endpoint_checks = [check for check in unbound if check.rule.kind == "endpoint"]
         self.secret_checks = [check for check in unbound if check.rule.kind != "endpoint"]
+        # Most literals hold no keyword of any rule: one test rules them out.
+        self.literal_keywords = tuple(
+            {kw for check in unbound for kw in check.rule.keywords if check.rule.pattern}
+        )
         self.hits: list[Hit] = []
         # String nodes already reported as part of a larger expression (a concatenation).
         self.consumed: set[cst.CSTNode] = set()
-        self.docstrings: set[cst.CSTNode] = set()
+        # Strings that are statements of their own: docstrings and the like.
+        self.documentation: set[cst.CSTNode] = set()
 
     def handlers(self) -> dict[type[cst.CSTNode], Handler]:
         """Only the node types the given rules need: the fewer handlers, the cheaper the walk."""
@@ -497,8 +569,7 @@ class _Scanner:
         if self.secret_checks:
             table[cst.Comment] = self._on_comment
         if self.endpoint_checks:
-            for scope in (cst.Module, cst.ClassDef, cst.FunctionDef):
-                table[scope] = self._on_scope
+            table[cst.Expr] = self._on_expression_statement
         if self.binding_checks:
             table.update(
                 {
@@ -527,7 +598,7 @@ class _Scanner:
     def _on_string(self, node: cst.BaseString) -> None:
         if node not in self.consumed:
             literal = _fold([node], self.consumed)
-            self._check_literal(literal, in_code=node not in self.docstrings)
+            self._check_literal(literal, in_code=node not in self.documentation)
 
     def _on_binary(self, node: cst.BinaryOperation) -> None:
         import libcst as cst
@@ -540,15 +611,20 @@ class _Scanner:
     def _on_comment(self, node: cst.Comment) -> None:
         self._check_literal(_Literal([node.value], [node]), in_code=False)
 
-    def _on_scope(self, node: cst.Module | cst.ClassDef | cst.FunctionDef) -> None:
-        docstring = _docstring(node)
-        if docstring is not None:
-            self.docstrings.add(docstring)
+    def _on_expression_statement(self, node: cst.Expr) -> None:
+        """A string statement is documentation: docstrings, and the attribute docs after `x = 1`.
+
+        Its value is thrown away, so it cannot be an endpoint the code connects to.
+        """
+        if _is_string(node.value):
+            self.documentation.add(node.value)
 
     def _check_literal(self, literal: _Literal, *, in_code: bool) -> None:
         """Secret rules on every run; endpoint rules on the start of code literals only."""
         encoded = [_encode(run) for run in literal.runs]
         lowered = [value.lower() for value in encoded]
+        if not any(keyword in value for value in lowered for keyword in self.literal_keywords):
+            return
         for check in self.secret_checks:
             cursor = _Cursor()
             for value, lower in zip(encoded, lowered, strict=True):
