@@ -17,7 +17,7 @@ import pathspec
 from keyguard.config import Config
 from keyguard.models import Skipped, Source
 
-__all__ = ["SNIFF_SIZE", "DiscoveryError", "discover", "format_size"]
+__all__ = ["SNIFF_SIZE", "DiscoveryError", "Pending", "discover", "format_size", "read_file"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,22 @@ GITIGNORE = ".gitignore"
 
 # (directory prefix ending in os.sep, compiled spec): the patterns of one ignore file.
 Layer: TypeAlias = tuple[str, pathspec.GitIgnoreSpec]
-Result: TypeAlias = Source | Skipped
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A file discovery chose to scan but did not read: a pool worker reads it (`read_file`).
+
+    Reading is most of discovery's cost; leaving it to the workers spreads it across cores and
+    keeps file contents out of the pipe between processes.
+    """
+
+    path: str
+    display: str
+    size: int
+
+
+Result: TypeAlias = Source | Skipped | Pending
 
 
 class DiscoveryError(OSError):
@@ -43,8 +58,12 @@ class DiscoveryError(OSError):
 
 
 def discover(
-    paths: Sequence[Path], config: Config, *, display_root: Path | None = None
-) -> Iterator[Source | Skipped]:
+    paths: Sequence[Path],
+    config: Config,
+    *,
+    display_root: Path | None = None,
+    defer_reads: bool = False,
+) -> Iterator[Source | Skipped | Pending]:
     """Yield a `Source` for each file to scan under `paths`, a `Skipped` for each one left out.
 
     Every given path is checked before anything is yielded, so a typo fails the run at once
@@ -56,11 +75,14 @@ def discover(
     `--force-exclude`), since those express what the project never wants scanned. Empty files
     are not yielded: they cannot hold a secret. Nothing in the tree is written to, and no
     symlink is followed out of the directory being walked.
+
+    With `defer_reads`, files that pass the size check are yielded as `Pending` instead of
+    being read; `read_file(pending, config.max_file_size)` does the rest.
     """
     for path in paths:
         if not os.path.lexists(path):
             raise DiscoveryError(f"path does not exist: {path}")
-    walker = _Walker(config, Path.cwd() if display_root is None else display_root)
+    walker = _Walker(config, Path.cwd() if display_root is None else display_root, defer_reads)
     return walker.run(list(paths))
 
 
@@ -125,8 +147,9 @@ class _Frame:
 class _Walker:
     """State shared across the given paths: compiled specs, ignore-file cache, files seen."""
 
-    def __init__(self, config: Config, display_root: Path) -> None:
+    def __init__(self, config: Config, display_root: Path, defer_reads: bool = False) -> None:
         self.config = config
+        self.defer_reads = defer_reads
         self.display_abs = _lexical(display_root)
         self.display_real = str(display_root.resolve())
         self.config_real = str(config.root.resolve())
@@ -360,26 +383,32 @@ class _Walker:
         return Skipped(display, f"unreadable: {error.strerror or error}", "warning")
 
     def _read(self, path: str, display: str, size: int) -> Result | None:
-        """Read a file once, checking the size before opening and the content while reading.
-
-        Returns None for an empty file. Nothing is yielded while the file is open, so a slow
-        consumer never holds a descriptor.
-        """
+        """Check the size before opening; read now, or leave it to a worker (`defer_reads`)."""
         limit = self.config.max_file_size
-        too_large = Skipped(display, f"larger than max_file_size ({format_size(limit)})")
         if size > limit:
-            return too_large
+            return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
         if size == 0:
             return None
-        try:
-            with Path(path).open("rb") as handle:
-                data = handle.read(SNIFF_SIZE)
-                if b"\0" in data and not data.startswith(WIDE_TEXT_BOMS):
-                    return Skipped(display, "binary file")
-                # The file may have grown since it was listed: never read past the limit.
-                data += handle.read(limit + 1 - len(data))
-        except OSError as error:
-            return Skipped(display, f"unreadable: {error.strerror or error}", "warning")
-        if len(data) > limit:
-            return too_large
-        return Source(display, data) if data else None
+        if self.defer_reads:
+            return Pending(path, display, size)
+        return read_file(Pending(path, display, size), limit)
+
+
+def read_file(pending: Pending, limit: int) -> Source | Skipped | None:
+    """Read a file once, checking the content while reading; None for an empty file.
+
+    Nothing is yielded while the file is open, so a slow consumer never holds a descriptor.
+    """
+    display = pending.display
+    try:
+        with Path(pending.path).open("rb") as handle:
+            data = handle.read(SNIFF_SIZE)
+            if b"\0" in data and not data.startswith(WIDE_TEXT_BOMS):
+                return Skipped(display, "binary file")
+            # The file may have grown since it was listed: never read past the limit.
+            data += handle.read(limit + 1 - len(data))
+    except OSError as error:
+        return Skipped(display, f"unreadable: {error.strerror or error}", "warning")
+    if len(data) > limit:
+        return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
+    return Source(display, data) if data else None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from keyguard.config import Config, ConfigError
 from keyguard.context import ContextRules, is_client_side, is_test_path
-from keyguard.discover import discover
+from keyguard.discover import Pending, discover, read_file
 from keyguard.filters import (
     KEY_PREFIX,
     is_exempt_url,
@@ -83,6 +83,7 @@ class FileResult:
     findings: tuple[Finding, ...] = ()
     suppressed: int = 0
     skipped: Skipped | None = None
+    scanned_bytes: int | None = None  # set when the file was read and scanned
 
 
 def resolve_rules(config: Config) -> tuple[Rule, ...]:
@@ -284,25 +285,38 @@ def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) ->
 
 # --- running many files ---------------------------------------------------------------------
 
-_WORKER_PLAN: ScanPlan | None = None
+_WORKER_PLAN: tuple[ScanPlan, int] | None = None
 
 
-def _init_worker(plan: ScanPlan) -> None:
+def _init_worker(plan: ScanPlan, limit: int) -> None:
     global _WORKER_PLAN  # noqa: PLW0603 - per-process state set once by the pool initializer
-    _WORKER_PLAN = plan
+    _WORKER_PLAN = (plan, limit)
 
 
-def _scan_chunk(chunk: list[Source]) -> list[FileResult]:
+def read_and_scan(pending: Pending, plan: ScanPlan, limit: int) -> FileResult | None:
+    """Read one discovered file and scan it; None for a file that turned out empty."""
+    source = read_file(pending, limit)
+    if source is None:
+        return None
+    if isinstance(source, Skipped):
+        return FileResult(skipped=source)
+    result = scan_source(source, plan)
+    return FileResult(result.findings, result.suppressed, result.skipped, len(source.data))
+
+
+def _scan_chunk(chunk: list[Pending]) -> list[FileResult | None]:
     assert _WORKER_PLAN is not None
-    return [scan_source(source, _WORKER_PLAN) for source in chunk]
+    plan, limit = _WORKER_PLAN
+    return [read_and_scan(pending, plan, limit) for pending in chunk]
 
 
-def _chunks(sources: Iterator[Source]) -> Iterator[list[Source]]:
-    chunk: list[Source] = []
+def _chunks(items: Iterable[Pending], jobs: int) -> Iterator[list[Pending]]:
+    """Chunks of about CHUNK_BYTES: few enough to keep IPC cheap, many enough to balance."""
+    chunk: list[Pending] = []
     size = 0
-    for source in sources:
-        chunk.append(source)
-        size += len(source.data)
+    for item in items:
+        chunk.append(item)
+        size += item.size
         if size >= CHUNK_BYTES or len(chunk) >= CHUNK_FILES:
             yield chunk
             chunk, size = [], 0
@@ -327,27 +341,25 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _run_pool(
-    first: list[Source], rest: Iterator[Source], plan: ScanPlan, jobs: int
-) -> Iterator[FileResult]:
+    items: Iterable[Pending], plan: ScanPlan, limit: int, jobs: int
+) -> Iterator[FileResult | None]:
+    """Scan in `jobs` processes; results come back in discovery order, a bounded window ahead."""
     # Imported here: a pre-commit run over a handful of files never pays for a pool.
     import concurrent.futures
 
-    sources = _chain(first, rest)
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_pool_context(), initializer=_init_worker, initargs=(plan,)
+        max_workers=jobs,
+        mp_context=_pool_context(),
+        initializer=_init_worker,
+        initargs=(plan, limit),
     ) as pool:
-        pending: deque[Future[list[FileResult]]] = deque()
-        for chunk in _chunks(sources):
+        pending: deque[Future[list[FileResult | None]]] = deque()
+        for chunk in _chunks(items, jobs):
             pending.append(pool.submit(_scan_chunk, chunk))
-            while len(pending) > jobs * 2:
+            while len(pending) > jobs * 4:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
-
-
-def _chain(first: list[Source], rest: Iterator[Source]) -> Iterator[Source]:
-    yield from first
-    yield from rest
 
 
 def scan(
@@ -359,49 +371,63 @@ def scan(
     show_secrets: bool = False,
     rules: Sequence[Rule] | None = None,
 ) -> ScanResult:
-    """Discover, scan and filter; the result is sorted and ready for any reporter."""
+    """Discover, scan and filter; the result is sorted and ready for any reporter.
+
+    The main process only walks the tree; reading and scanning happen where the work runs, in
+    process for a handful of files (pre-commit) and in a pool of `jobs` workers otherwise.
+    """
     selected = tuple(rules) if rules is not None else resolve_rules(config)
     plan = plan_for(config, selected, show_secrets=show_secrets)
     jobs = default_jobs() if jobs is None else max(1, jobs)
+    limit = config.max_file_size
     skipped: list[Skipped] = []
-    counts = {"files": 0, "bytes": 0}
 
-    def sources() -> Iterator[Source]:
-        for item in discover(paths, config, display_root=display_root):
+    def work() -> Iterator[Pending]:
+        for item in discover(paths, config, display_root=display_root, defer_reads=True):
             if isinstance(item, Skipped):
                 skipped.append(item)
-                continue
-            counts["files"] += 1
-            counts["bytes"] += len(item.data)
-            yield item
+            elif isinstance(item, Pending):
+                yield item
+            else:  # pragma: no cover - discover yields Pending when reads are deferred
+                raise TypeError(f"unexpected discovery item {item!r}")
 
-    stream = sources()
-    first: list[Source] = []
-    for source in stream:
-        first.append(source)
+    stream = work()
+    first: list[Pending] = []
+    for item in stream:
+        first.append(item)
         if len(first) > IN_PROCESS_MAX_FILES:
             break
-    results: Iterable[FileResult]
+    results: Iterable[FileResult | None]
     if jobs == 1 or len(first) <= IN_PROCESS_MAX_FILES:
-        results = (scan_source(source, plan) for source in _chain(first, stream))
+        results = (read_and_scan(item, plan, limit) for item in _chain(first, stream))
     else:
-        results = _run_pool(first, stream, plan, jobs)
+        results = _run_pool(_chain(first, stream), plan, limit, jobs)
     findings: list[Finding] = []
-    suppressed = 0
+    suppressed = files = size = 0
     for result in results:
+        if result is None:
+            continue
         findings.extend(result.findings)
         suppressed += result.suppressed
         if result.skipped is not None:
             skipped.append(result.skipped)
+        if result.scanned_bytes is not None:
+            files += 1
+            size += result.scanned_bytes
     findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.rule.id))
     return ScanResult(
         findings=tuple(findings),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
-        files_scanned=counts["files"],
-        bytes_scanned=counts["bytes"],
+        files_scanned=files,
+        bytes_scanned=size,
         suppressed=suppressed,
         rules=selected,
     )
+
+
+def _chain(first: list[Pending], rest: Iterator[Pending]) -> Iterator[Pending]:
+    yield from first
+    yield from rest
 
 
 def scan_bytes(path: str, data: bytes, plan: ScanPlan) -> tuple[Finding, ...]:

@@ -21,6 +21,7 @@ __all__ = [
     "is_placeholder_value",
     "keep_match",
     "parse_suppressions",
+    "snake_name",
     "trim_url",
 ]
 
@@ -111,6 +112,16 @@ NAMESPACE_PATH = re.compile(
 )
 TRAILING_PUNCTUATION = ".,;:!?)]}'\"`*>"
 SUPPRESSION = re.compile(r"keyguard:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_,\s]*)\])?")
+
+
+CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def snake_name(name: str) -> str:
+    """`homepageURL`, `HOMEPAGE-URL`, `self.homepage_url` all become `homepage_url`."""
+    last = name.rsplit(".", 1)[-1]
+    return NOT_ALNUM.sub("_", CAMEL_BOUNDARY.sub("_", last).lower()).strip("_")
 
 
 def trim_url(url: str) -> str:

@@ -67,6 +67,9 @@ class Rule:
     report, checked against placeholder heuristics) or an endpoint URL (checked against exempt
     hosts; comments, docstrings and prose never count). `assigned_to`, when set, restricts the
     rule to values bound to a matching name; Python files check it on the syntax tree.
+    `exempt_names` does the opposite for endpoints: a URL bound to a matching name (`homepage`,
+    `XML_NS`, `docsUrl`) is a link for people or an identifier, not a request target; it is
+    matched against the name in snake_case (see `filters.snake_name`).
     """
 
     id: str
@@ -80,6 +83,7 @@ class Rule:
     applies_to: AppliesTo = "any"
     kind: MatchKind = "secret"
     assigned_to: re.Pattern[str] | None = None
+    exempt_names: re.Pattern[str] | None = None
     cwe: str = "CWE-798"
     true_positives: tuple[Example, ...] = ()
     false_positives: tuple[Example, ...] = ()

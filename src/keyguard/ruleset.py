@@ -28,6 +28,7 @@ OPTIONAL = (
     "applies_to",
     "kind",
     "assigned_to",
+    "exempt_names",
     "cwe",
     "true_positives",
     "false_positives",
@@ -113,6 +114,18 @@ def _compile_bytes(pattern: str, where: str) -> re.Pattern[bytes]:
     return compiled
 
 
+def _name_pattern(table: Mapping[str, Any], key: str, where: str) -> re.Pattern[str] | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RuleError(f"{where}: '{key}' must be a string")
+    try:
+        return re.compile(value)
+    except re.error as error:
+        raise RuleError(f"{where}: '{key}' is not a valid regular expression: {error}") from None
+
+
 def parse_rule(table: Mapping[str, Any], origin: str) -> Rule:
     """Validate one `[[rule]]` table; every problem is a RuleError naming origin and key."""
     where = f"{origin}: rule {table.get('id', '?')!s}"
@@ -148,17 +161,8 @@ def parse_rule(table: Mapping[str, Any], origin: str) -> Rule:
     pattern = table.get("pattern")
     if not isinstance(pattern, str) or not pattern:
         raise RuleError(f"{where}: 'pattern' must be a non-empty string")
-    assigned_to = table.get("assigned_to")
-    assigned: re.Pattern[str] | None = None
-    if assigned_to is not None:
-        if not isinstance(assigned_to, str):
-            raise RuleError(f"{where}: 'assigned_to' must be a string")
-        try:
-            assigned = re.compile(assigned_to)
-        except re.error as error:
-            raise RuleError(
-                f"{where}: 'assigned_to' is not a valid regular expression: {error}"
-            ) from None
+    assigned = _name_pattern(table, "assigned_to", where)
+    exempt = _name_pattern(table, "exempt_names", where)
     cwe = table.get("cwe", "CWE-798")
     if not isinstance(cwe, str) or not re.fullmatch(r"CWE-\d+", cwe):
         raise RuleError(f"{where}: 'cwe' must look like CWE-798")
@@ -174,6 +178,7 @@ def parse_rule(table: Mapping[str, Any], origin: str) -> Rule:
         applies_to=applies_to,
         kind=kind,
         assigned_to=assigned,
+        exempt_names=exempt,
         cwe=cwe,
         true_positives=_examples(table.get("true_positives", []), where, "true_positives"),
         false_positives=_examples(table.get("false_positives", []), where, "false_positives"),

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from keyguard.filters import trim_url
+from keyguard.filters import snake_name, trim_url
 from keyguard.lines import LineIndex
 from keyguard.models import Hit, Rule
 
@@ -49,6 +49,8 @@ NOT_AN_ENDPOINT_BEFORE = re.compile(
     | (?:^|\s)(?://|\#|/\*|<!--|--)\s*$
     """
 )
+# The name a value is bound to, right before it: `homepage = "`, `"homepage": "`, `NS=`.
+BOUND_NAME = re.compile(r"""([A-Za-z_$][\w$.-]*)["'\]]?\s*(?:=>|:=|=|:)\s*[`"']?$""")
 PROSE_BEFORE = re.compile(r"(?<![\w\-./$@])([A-Za-z]+)[ \t]+$")
 COMMAND_WORDS = frozenset(
     {"curl", "wget", "http", "https", "get", "post", "put", "patch", "delete", "head", "options"}
@@ -128,8 +130,15 @@ def _inside_a_sentence(before: str) -> bool:
     return content is not None and bool(content.strip()) and " " in content.strip()
 
 
+def _exempt_by_name(rule: Rule, before: str) -> bool:
+    if rule.exempt_names is None:
+        return False
+    bound = BOUND_NAME.search(before)
+    return bound is not None and bool(rule.exempt_names.search(snake_name(bound.group(1))))
+
+
 def is_endpoint_context(
-    data: bytes, index: LineIndex, line: int, start: int, path: str = ""
+    data: bytes, index: LineIndex, line: int, start: int, path: str = "", rule: Rule | None = None
 ) -> bool:
     """Cheap checks that an http:// hit at byte `start` is used, not mentioned."""
     if COMMENT_LINE.match(index.line_bytes(line)):
@@ -143,6 +152,8 @@ def is_endpoint_context(
     if prose and prose.group(1).lower() not in COMMAND_WORDS:
         return False
     if _inside_a_sentence(before):
+        return False
+    if rule is not None and _exempt_by_name(rule, before):
         return False
     return not ((b"/*" in data or b"<!--" in data) and _in_block_comment(data, start))
 
@@ -168,7 +179,7 @@ def scan_text(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -
                 raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
                 end = start + len(raw)
                 line, _ = index.position(start)
-                if not is_endpoint_context(data, index, line, start, path):
+                if not is_endpoint_context(data, index, line, start, path, rule):
                     continue
             line, column = index.position(start)
             end_line, end_column = index.position(end)
