@@ -141,9 +141,8 @@ def normalise(data: bytes) -> bytes:
     return data
 
 
-def _candidate_rules(data: bytes, plan: ScanPlan, path: str) -> list[Rule]:
+def _candidate_rules(data: bytes, lowered: bytes, plan: ScanPlan, path: str) -> list[Rule]:
     """Rules whose keyword occurs (case-insensitively) and whose context fits the file."""
-    lowered = data.lower()
     present = {keyword for keyword in plan.keywords if keyword in lowered}
     if not present:
         return []
@@ -173,7 +172,9 @@ def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
     return False
 
 
-def _python_needs_parse(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -> bool:
+def _python_needs_parse(
+    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+) -> bool:
     """Cheap text checks that decide whether a Python file could hold a finding at all.
 
     Parsing costs about 1 s/MB, so a file is parsed only when a hit survives what text alone
@@ -181,11 +182,10 @@ def _python_needs_parse(data: bytes, rules: Sequence[Rule], path: str, index: Li
     client-secret assignment whose value is not a placeholder, or an http:// URL that starts a
     string literal and names a non-exempt host.
     """
-    lowered = data.lower()
     plain = [rule for rule in rules if rule.kind == "secret" and rule.assigned_to is None]
     if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
         return True
-    for hit in scan_text(data, rules, path, index):
+    for hit in scan_text(data, rules, path, index, lowered):
         if hit.rule.kind == "endpoint":
             before = index.line_text(hit.line)[: hit.column - 1]
             if before.endswith(QUOTES) and not is_exempt_url(hit.secret):
@@ -198,9 +198,11 @@ def _python_needs_parse(data: bytes, rules: Sequence[Rule], path: str, index: Li
     return False
 
 
-def _hits(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -> list[Hit]:
+def _hits(
+    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+) -> list[Hit]:
     if PurePosixPath(path).suffix.lower() in PYTHON_SUFFIXES:
-        if not _python_needs_parse(data, rules, path, index):
+        if not _python_needs_parse(data, lowered, rules, path, index):
             return []
         from keyguard.python import scan_python
 
@@ -208,7 +210,7 @@ def _hits(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -> li
         if parsed is not None:
             return parsed
         log.debug("%s: not valid Python, scanned as text", path)
-    return scan_text(data, rules, path, index)
+    return scan_text(data, rules, path, index, lowered)
 
 
 def scan_source(source: Source, plan: ScanPlan) -> FileResult:
@@ -223,11 +225,12 @@ def scan_source(source: Source, plan: ScanPlan) -> FileResult:
 
 def _scan_source(source: Source, plan: ScanPlan) -> FileResult:
     data = normalise(source.data)
-    rules = _candidate_rules(data, plan, source.path)
+    lowered = data.lower()
+    rules = _candidate_rules(data, lowered, plan, source.path)
     if not rules:
         return FileResult()
     index = LineIndex(data)
-    hits = _hits(data, rules, source.path, index)
+    hits = _hits(data, lowered, rules, source.path, index)
     if not hits:
         return FileResult()
     matches = []

@@ -15,16 +15,23 @@ class LineIndex:
     right for latin-1 files. CRLF files keep correct numbers: only `\\n` ends a line.
     """
 
-    __slots__ = ("_data", "_starts")
+    __slots__ = ("_data", "_line_starts")
 
     def __init__(self, data: bytes) -> None:
         self._data = data
-        starts = [0]
-        position = data.find(b"\n")
-        while position != -1:
-            starts.append(position + 1)
-            position = data.find(b"\n", position + 1)
-        self._starts = starts
+        self._line_starts: list[int] | None = None
+
+    @property
+    def _starts(self) -> list[int]:
+        """Built on first use: most candidate files turn out to have no hit at all."""
+        if self._line_starts is None:
+            starts = [0]
+            position = self._data.find(b"\n")
+            while position != -1:
+                starts.append(position + 1)
+                position = self._data.find(b"\n", position + 1)
+            self._line_starts = starts
+        return self._line_starts
 
     @property
     def line_count(self) -> int:

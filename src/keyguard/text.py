@@ -158,32 +158,66 @@ def is_endpoint_context(
     return not ((b"/*" in data or b"<!--" in data) and _in_block_comment(data, start))
 
 
-def scan_text(data: bytes, rules: Sequence[Rule], path: str, index: LineIndex) -> list[Hit]:
+# A match must start at most REACH_BEFORE bytes before one of its rule's keywords and end at most
+# REACH_AFTER bytes after it: true of every built-in rule (the keyword starts the match) and
+# generous for user rules. Regexes then run around keyword hits instead of over whole files.
+REACH_BEFORE = 256
+REACH_AFTER = 2048
+
+
+def keyword_windows(lowered: bytes, keywords: Sequence[bytes]) -> list[tuple[int, int]]:
+    """Merged byte ranges around every occurrence of the keywords in the lowercased data."""
+    starts: list[int] = []
+    for keyword in keywords:
+        position = lowered.find(keyword)
+        while position != -1:
+            starts.append(position)
+            position = lowered.find(keyword, position + 1)
+    windows: list[tuple[int, int]] = []
+    for position in sorted(starts):
+        start, end = max(0, position - REACH_BEFORE), position + REACH_AFTER
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def scan_text(
+    data: bytes,
+    rules: Sequence[Rule],
+    path: str,
+    index: LineIndex,
+    lowered: bytes | None = None,
+) -> list[Hit]:
     """Every hit of `rules` in `data`; endpoint rules only where the URL is used as one."""
     hits: list[Hit] = []
-    prose_file: bool | None = None
+    lowered = data.lower() if lowered is None else lowered
+    endpoint_file = not is_prose_file(path)
     for rule in rules:
-        if rule.pattern is None:
+        if rule.pattern is None or (rule.kind == "endpoint" and not endpoint_file):
             continue
-        for match in rule.pattern.finditer(data):
-            span = secret_span(match)
-            if span is None:
-                continue
-            start, end = span
-            raw = data[start:end]
-            if rule.kind == "endpoint":
-                if prose_file is None:
-                    prose_file = is_prose_file(path)
-                if prose_file:
-                    break
-                raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
-                end = start + len(raw)
-                line, _ = index.position(start)
-                if not is_endpoint_context(data, index, line, start, path, rule):
-                    continue
-            line, column = index.position(start)
-            end_line, end_column = index.position(end)
-            hits.append(
-                Hit(rule, raw.decode("utf-8", "replace"), line, column, end_line, end_column)
-            )
+        for window_start, window_end in keyword_windows(lowered, rule.keywords):
+            for match in rule.pattern.finditer(data, window_start, window_end):
+                hit = _hit(rule, match, data, index, path)
+                if hit is not None:
+                    hits.append(hit)
     return hits
+
+
+def _hit(
+    rule: Rule, match: re.Match[bytes], data: bytes, index: LineIndex, path: str
+) -> Hit | None:
+    span = secret_span(match)
+    if span is None:
+        return None
+    start, end = span
+    raw = data[start:end]
+    line, column = index.position(start)
+    if rule.kind == "endpoint":
+        raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
+        end = start + len(raw)
+        if not is_endpoint_context(data, index, line, start, path, rule):
+            return None
+    end_line, end_column = index.position(end)
+    return Hit(rule, raw.decode("utf-8", "replace"), line, column, end_line, end_column)
