@@ -1,7 +1,12 @@
-"""Tests for the libcst matcher: what each rule kind finds in Python, and exactly where."""
+"""Tests for the Python matcher: what each rule kind finds in Python, and exactly where.
+
+Endpoint rules run on CPython's `ast`, every other rule on libcst's tree.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import subprocess
 import sys
 
@@ -204,7 +209,6 @@ ENDPOINTS = [
         "http://api.example.com/v1/users",
     ),
     ('BASE = f"http://api.example.com/v1/{version}"\n', 1, 10, "http://api.example.com/v1/"),
-    ('URL = "  http://api.example.com/token"\n', 1, 10, "http://api.example.com/token"),
     ('URL = "http://api.example.com" + "/v1"\n', 1, 7, "http://api.example.com/v1"),
     ('class Client:\n    base = "http://10.0.3.7:8080"\n', 2, 13, "http://10.0.3.7:8080"),
 ]
@@ -229,6 +233,16 @@ NOT_ENDPOINTS = [
     'parser.add_argument("--url", help="base URL, e.g. http://api.example.com")\n',
     'API_BASE = "https://api.example.com/v1"\n',
     'URL = f"{scheme}://api.example.com"\n',
+    # Whitespace before the URL makes the value formatted text (help or docs assembled from
+    # lines), not an endpoint. This case used to be reported, with the value stripped first.
+    'URL = "  http://api.example.com/token"\n',
+    'USAGE = "\\n    http://api.example.com/v1 is the default\\n"\n',
+    'URL = f"{base}http://api.example.com/v1"\n',
+    'URL = f"{base}" "http://api.example.com/v1"\n',
+    "API = 1\n'http://api.example.com/v1'\n",
+    "API = 1\nb'http://api.example.com/v1'\n",
+    'API = 1\nf"http://api.example.com/{version}"\n',
+    'message = "Fetching " + "http://api.example.com/v1"\n',
 ]
 
 
@@ -252,6 +266,150 @@ def test_a_key_in_a_docstring_is_still_a_secret_while_its_url_is_not_an_endpoint
     assert [hit.rule.id for hit in scan(code, "KG101", "KG301")] == ["KG101"]
 
 
+MORE_ENDPOINTS = [
+    # bytes count too; the span is the URL itself, after the prefix and the quote
+    ('URL = b"http://api.example.com/v1"\n', (1, 9, 1, 34)),
+    ('URL = rb"http://api.example.com/v1"\n', (1, 10, 1, 35)),
+    # an f-string's first literal part, ending where the first {...} starts
+    ('URL = f"http://api.example.com/v1{query}"\n', (1, 9, 1, 34)),
+    ('URL = ("http://api.example.com" f"/v1{query}")\n', (1, 8, 1, 46)),
+    # a string inside an f-string's {...} is code
+    ("""log(f"{get('http://api.example.com/v1')}")\n""", (1, 13, 1, 38)),
+    # a run of literals after a name is folded and checked from its own start
+    ('url = base + "http://api.example.com" + "/v1"\n', (1, 14, 1, 46)),
+    # a line continuation right after the quote adds nothing to the value
+    ('URL = """\\\nhttp://api.example.com/v1"""\n', (2, 1, 2, 26)),
+    # an empty piece before the URL in an implicit concatenation adds nothing either
+    ('URL = ("" "http://api.example.com/v1")\n', (1, 12, 1, 37)),
+    # a decorator sits above the line its function starts on
+    ('@client.get("http://api.example.com/v1")\ndef fetch():\n    pass\n', (1, 14, 1, 39)),
+    # old Mac line ends count as CPython counts them
+    ('import os\rAPI = "http://api.example.com/v1"\r', (2, 8, 2, 33)),
+    # a name that is not exempt changes nothing
+    ('API_URL = "http://api.example.com/v1"\n', (1, 12, 1, 37)),
+]
+
+
+@pytest.mark.parametrize(("code", "span"), MORE_ENDPOINTS)
+def test_endpoint_value_forms_and_their_exact_spans(
+    code: str, span: tuple[int, int, int, int]
+) -> None:
+    hits = scan(code, "KG301")
+    assert spans(hits) == [("KG301", *span)]
+    assert hits[0].secret == "http://api.example.com/v1"
+
+
+def test_a_url_written_with_escapes_spans_the_whole_value() -> None:
+    hits = scan('URL = "http://api.example.com/v\\x31"\n', "KG301")
+    assert [hit.secret for hit in hits] == ["http://api.example.com/v1"]
+    assert spans(hits) == [("KG301", 1, 7, 1, 37)]
+
+
+def test_a_url_split_across_implicitly_concatenated_pieces_spans_them_all() -> None:
+    hits = scan('URL = ("http://api.example"\n       ".com/v1")\n', "KG301")
+    assert [hit.secret for hit in hits] == ["http://api.example.com/v1"]
+    assert spans(hits) == [("KG301", 1, 8, 2, 17)]
+
+
+def test_columns_count_code_points_before_the_url() -> None:
+    # ast counts UTF-8 bytes: "é" is two, "€" three, "😀" four; a hit counts code points.
+    hits = scan('label = "é€😀"; API = "http://api.example.com/v1"\n', "KG301")
+    assert spans(hits) == [("KG301", 1, 23, 1, 48)]
+    hits = scan('café = "é"\nAPI = ("😀", "http://api.example.com/v1")\n', "KG301")
+    assert spans(hits) == [("KG301", 2, 14, 2, 39)]
+
+
+def test_a_multiline_value_after_non_ascii_spans_to_its_end() -> None:
+    hits = scan('x = "€"; URL = ("http://api.example"\n    "€.com")\n', "KG301")
+    assert [hit.secret for hit in hits] == ["http://api.example"]
+    hits = scan('x = "€"; URL = ("http://api.ex\\x61mple.com/v1"\n    "/€")\n', "KG301")
+    assert spans(hits) == [("KG301", 1, 17, 2, 9)]
+
+
+EXEMPT_BY_NAME = [
+    'setup(name="acme", homepage="http://acme.example.org")\n',
+    'NS_VIZ = "http://www.gexf.net/1.1draft/viz"\n',
+    'META = {"homepage": "http://acme.example.org", "name": "acme"}\n',
+    'app = FastAPI(docs_url="http://docs.example.org/api")\n',
+    'class Site:\n    def __init__(self):\n        self.website = "http://acme.example.org"\n',
+    'links["homepage"] = "http://acme.example.org"\n',
+    'HOMEPAGE_URL: str = "http://acme.example.org"\n',
+    'def render(page, homepage="http://acme.example.org"):\n    pass\n',
+    'def render(page, *, docsUrl="http://docs.example.org"):\n    pass\n',
+    'HOMEPAGE = os.environ.get("HOMEPAGE") or "http://acme.example.org"\n',
+    'XMLNS = "http://a.example.org/ns" if strict else "http://b.example.org/ns"\n',
+    'HOMEPAGE = os.getenv("ACME_HOMEPAGE", "http://acme.example.org")\n',
+    'if (license_url := "http://license.example.org/mit"):\n    pass\n',
+    'HOMEPAGE = "http://acme.example.org" + "/about"\n',
+    'HOMEPAGE = f"http://acme.example.org/{lang}"\n',
+]
+
+
+@pytest.mark.parametrize("code", EXEMPT_BY_NAME)
+def test_a_url_bound_to_an_exempt_name_is_not_an_endpoint(code: str) -> None:
+    assert scan(code, "KG301") == []
+
+
+NAMED_BUT_STILL_ENDPOINTS = [
+    # element by element: only the namespace is exempt
+    ('XMLNS, API = "http://ns.example.org/x", "http://api.example.com/v1"\n', 1, 42),
+    # a dict's other entries are not covered by one exempt key
+    ('META = {"homepage": "x", "api": "http://api.example.com/v1"}\n', 1, 34),
+    # the name covers the bound value, not literals nested in it: this is a request
+    ('HOMEPAGE = fetch("http://api.example.com/v1")\n', 1, 19),
+    # no snake_case word of the name is exempt ("newsletter" holds "ns" only as letters)
+    ('NEWSLETTER_API = "http://api.example.com/v1"\n', 1, 19),
+]
+
+
+@pytest.mark.parametrize(("code", "line", "column"), NAMED_BUT_STILL_ENDPOINTS)
+def test_exempt_names_cover_only_the_value_bound_to_them(code: str, line: int, column: int) -> None:
+    hits = scan(code, "KG301")
+    assert [(hit.line, hit.column, hit.secret) for hit in hits] == [
+        (line, column, "http://api.example.com/v1")
+    ]
+
+
+def test_an_endpoint_rule_with_assigned_to_counts_only_values_bound_to_that_name() -> None:
+    rule = dataclasses.replace(RULES["KG301"], assigned_to=re.compile(r"(?i)redirect_uri$"))
+    code = (
+        'API = "http://api.example.com/v1"\n'
+        'REDIRECT_URI = "http://app.example.com/callback"\n'
+        'flow(redirect_uri="http://app.example.com/done")\n'
+    )
+    hits = scan_python(code.encode(), [rule])
+    assert hits is not None
+    assert [(hit.line, hit.secret) for hit in hits] == [
+        (2, "http://app.example.com/callback"),
+        (3, "http://app.example.com/done"),
+    ]
+
+
+def test_a_file_with_a_key_and_a_url_gets_both_hits_with_exact_spans() -> None:
+    code = 'API = "http://api.example.com/v1"  # <KEY>\nKEY = "<KEY>"\n'
+    hits = scan(code, "KG101", "KG301")
+    assert spans(hits) == [
+        ("KG301", 1, 8, 1, 33),
+        ("KG101", 1, 38, 1, 70),
+        ("KG101", 2, 8, 2, 40),
+    ]
+
+
+def test_an_endpoint_only_scan_does_not_import_libcst() -> None:
+    code = (
+        "import sys\n"
+        "from keyguard.python import scan_python\n"
+        "from keyguard.ruleset import builtin_rules\n"
+        "rules = [rule for rule in builtin_rules() if rule.id == 'KG301']\n"
+        "source = b'def get():\\n    return fetch(\"http://api.example.com/v1\")\\n'\n"
+        "hits = scan_python(source, rules)\n"
+        "assert [(hit.line, hit.column) for hit in hits] == [(2, 19)], hits\n"
+        "sys.exit('libcst' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+
+
 # -- files libcst cannot take ------------------------------------------------------------------
 
 
@@ -261,6 +419,18 @@ def test_unparseable_file_returns_none() -> None:
 
 def test_python_2_print_statement_returns_none() -> None:
     assert scan_python(b'print "hello"\n', [RULES["KG101"]]) is None
+    assert scan_python(b'print "http://api.example.com/v1"\n', [RULES["KG301"]]) is None
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="needs a grammar newer than CPython's")
+def test_grammar_newer_than_the_interpreter_is_text_for_endpoints_libcst_for_keys() -> None:
+    # `type` statements are Python 3.12: libcst parses them, an older `ast` does not.
+    data = fill('type Url = str\nKEY = "<KEY>"\nAPI = "http://api.example.com/v1"\n').encode()
+    hits = scan_python(data, [RULES["KG101"]])
+    assert hits is not None
+    assert spans(hits) == [("KG101", 2, 8, 2, 40)]
+    # Endpoints need the ast tree: the whole file goes to text matching instead.
+    assert scan_python(data, [RULES["KG101"], RULES["KG301"]]) is None
 
 
 def test_invalid_utf8_in_a_comment_does_not_cost_the_parse() -> None:

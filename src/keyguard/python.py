@@ -1,18 +1,28 @@
-"""Match rules against Python source on libcst's syntax tree: string values, comments, bindings."""
+"""Match rules against Python source: endpoints on CPython's `ast`, everything else on libcst.
+
+Endpoint rules (`kind = "endpoint"`, KG301) ask one question of a file: is this http:// URL the
+start of a string value in code, not a docstring, not bound to a documentation name? CPython's
+own `ast` answers it about ten times faster than libcst, and most Python files that reach the
+parser on a real tree are there only for such a URL. Secret and binding rules need what only a
+concrete tree keeps (comments, the pieces of a concatenated key, exact token text), so they run
+on libcst, which is imported and parsed only when one of them is asked for.
+"""
 
 from __future__ import annotations
 
 import ast
 import bisect
 import dataclasses
+import enum
 import logging
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from keyguard.filters import snake_name
 from keyguard.models import Hit, Rule
 
 if TYPE_CHECKING:
@@ -41,22 +51,53 @@ Handler = Callable[[Any], None]  # each handler takes its own node type; the tab
 
 
 def scan_python(data: bytes, rules: Sequence[Rule]) -> list[Hit] | None:
-    """Return hits for the given rules in Python source `data`, or None if libcst cannot parse it.
+    """Return hits for the given rules in Python source `data`, or None to have it scanned as text.
 
-    None also stands for files libcst cannot parse safely: over MAX_PARSE_BYTES, or nested
-    beyond what CPython accepts. On None the engine scans the file as text, so a file libcst
-    rejects (a syntax error, Python 2, a template) loses nothing. The file is parsed once and
-    every rule runs in one walk over the tree. Hits come sorted by position.
+    The file is parsed once by `ast` (which also guards libcst, see `_parse_ast`); endpoint
+    rules are decided on that tree alone (`_EndpointFinder`). libcst parses the file only when
+    a non-endpoint rule (a secret rule, a binding rule) is among `rules`, and every such rule
+    then runs in one walk over its tree (`_Scanner`). Hits of both come merged, sorted by
+    position.
+
+    None means "scan the whole file as text", which loses nothing: for files over
+    MAX_PARSE_BYTES; nested beyond what CPython accepts; that libcst cannot parse when a rule
+    needs libcst; and that `ast` cannot parse when an endpoint rule is asked for. In that last
+    case libcst might still know the grammar (newer than the running interpreter), but it would
+    answer only for the secret rules while the endpoints went to text anyway, and the engine
+    takes one matcher's hits per file: text for the whole file is the simple, complete answer.
     """
     if not rules:
         return []
     if len(data) > MAX_PARSE_BYTES:
-        logger.debug("file too large for libcst, falling back to text")
+        logger.debug("file too large to parse, falling back to text")
         return None
     source = _source_text(data)
-    if _beyond_cpython(source):
-        logger.debug("file nested too deeply for libcst, falling back to text")
+    tree = _parse_ast(source)
+    if tree is _Rejected.BEYOND:
+        logger.debug("file nested too deeply for the parsers, falling back to text")
         return None
+    endpoint_rules = [rule for rule in rules if rule.kind == "endpoint"]
+    other_rules = [rule for rule in rules if rule.kind != "endpoint"]
+    hits: list[Hit] = []
+    if endpoint_rules:
+        if not isinstance(tree, ast.Module):
+            logger.debug("not valid Python for this interpreter, falling back to text")
+            return None
+        try:
+            hits = _EndpointFinder(data, source, endpoint_rules).scan(tree)
+        except Exception:  # a bug of ours must cost one file's precision, not the whole scan
+            logger.warning("python endpoint matcher failed, falling back to text", exc_info=True)
+            return None
+    if other_rules:
+        other = _scan_concrete(source, other_rules)
+        if other is None:
+            return None
+        hits.extend(other)
+    return sorted(hits, key=lambda hit: (hit.line, hit.column, hit.rule.id))
+
+
+def _scan_concrete(source: str, rules: Sequence[Rule]) -> list[Hit] | None:
+    """The non-endpoint rules on libcst's tree, or None if libcst cannot parse or walk it."""
     try:
         module = _parse(source)
     except Exception as error:  # ParserSyntaxError, RecursionError, anything else libcst raises
@@ -75,7 +116,7 @@ def scan_python(data: bytes, rules: Sequence[Rule]) -> list[Hit] | None:
 
 
 def _source_text(data: bytes) -> str:
-    """Decode the file for libcst; a stray invalid byte becomes U+FFFD instead of a lost parse.
+    """Decode the file for the parsers; a stray invalid byte becomes U+FFFD, not a lost parse.
 
     libcst cannot take the lone surrogates `surrogateescape` would produce, and a Latin-1
     byte in a comment should not cost the file its comment and docstring exemptions.
@@ -86,24 +127,32 @@ def _source_text(data: bytes) -> str:
         return data.decode("utf-8", "replace")
 
 
-def _beyond_cpython(source: str) -> bool:
-    """True when CPython's own parser runs out of nesting or recursion depth on the file.
+class _Rejected(enum.Enum):
+    """Why `ast` gave no tree."""
 
-    On those shapes (hundreds of nested brackets, `+` or `.` chains of thousands of links)
-    libcst crawls for minutes, exhausts memory or overflows the stack, while CPython gives up
-    in milliseconds; and what CPython cannot parse is no program anyway, so text matching is
-    the right treatment. Costs about a sixth of the libcst parse. Other syntax errors are left
-    to libcst, which also knows grammar newer than the running interpreter.
+    BEYOND = "beyond CPython's limits: nesting or recursion depth, memory, NUL bytes"
+    SYNTAX = "a syntax error for the running interpreter"
+
+
+def _parse_ast(source: str) -> ast.Module | _Rejected:
+    """CPython's tree of the file: the endpoint rules' input, and libcst's guard.
+
+    On shapes CPython runs out of nesting or recursion depth on (hundreds of nested brackets,
+    `+` or `.` chains of thousands of links) libcst crawls for minutes, exhausts memory or
+    overflows the stack, while CPython gives up in milliseconds; and what CPython cannot parse
+    is no program anyway, so text matching is the right treatment (BEYOND). Other syntax
+    errors (SYNTAX) may be grammar newer than the running interpreter, which libcst knows.
     """
     with warnings.catch_warnings():  # invalid escapes warn on Python 3.12+
         warnings.simplefilter("ignore")
         try:
-            ast.parse(source)
+            return ast.parse(source)
         except SyntaxError as error:
-            return "too many nested" in str(error)
+            if "too many nested" in str(error):
+                return _Rejected.BEYOND
+            return _Rejected.SYNTAX
         except (RecursionError, MemoryError, ValueError):
-            return True
-    return False
+            return _Rejected.BEYOND
 
 
 def _parse(source: str) -> cst.Module:
@@ -209,13 +258,14 @@ class _Check:
                 yield secret
 
     def find_at_start(self, value: bytes) -> str | None:
-        """The secret when `value` starts (after whitespace) with a match: the literal IS the URL.
+        """The secret when `value` starts with a match: the literal IS the URL.
 
-        A URL further in ("see http://... for details") is prose, not an endpoint.
+        A URL further in ("see http://... for details") is prose, not an endpoint; so is one
+        after leading whitespace, which is formatted text (help or docs assembled from lines).
         """
         if self.rule.pattern is None:
             return None
-        match = self.rule.pattern.match(value.lstrip())
+        match = self.rule.pattern.match(value)
         return self._secret(match) if match else None
 
     def _secret(self, match: re.Match[bytes]) -> str | None:
@@ -448,6 +498,39 @@ def _env_read(call: cst.Call) -> tuple[str, cst.BaseExpression | None] | None:
     return (name, default) if name else None
 
 
+class _Lines:
+    """Where each line of the decoded source starts, built on the first hit: most files have none.
+
+    Lines break where libcst and CPython break them (NEWLINE): at `\\r\\n`, `\\r` and `\\n`.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._starts: list[int] | None = None
+
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = [0, *(match.end() for match in NEWLINE.finditer(self.source))]
+        return self._starts
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based line and column (in code points) of an offset into the source."""
+        starts = self.starts()
+        index = bisect.bisect_right(starts, offset) - 1
+        return index + 1, offset - starts[index] + 1
+
+    def offset(self, line: int, byte_column: int) -> int:
+        """The offset of an `ast` position: a 1-based line and a column in UTF-8 bytes."""
+        start = self.starts()[line - 1]
+        head = self.source[start : start + byte_column]
+        if head.isascii():  # the common case: as many bytes as code points
+            return start + byte_column
+        line_end = self.source.find("\n", start)
+        text = self.source[start : len(self.source) if line_end == -1 else line_end]
+        encoded = text.encode("utf-8", "surrogatepass")[:byte_column]
+        return start + len(encoded.decode("utf-8", "replace"))
+
+
 class _Locator:
     """Turn tokens into offsets and offsets into 1-based positions, computing as little as possible.
 
@@ -459,8 +542,8 @@ class _Locator:
     def __init__(self, source: str, module: cst.Module) -> None:
         self.source = source
         self.module = module
+        self.lines = _Lines(source)
         self._tokens: dict[cst.CSTNode, tuple[int, str, int]] = {}
-        self._line_starts: list[int] | None = None
         self._ranges: Mapping[cst.CSTNode, CodeRange] | None = None
 
     def span(self, leaves: Sequence[cst.CSTNode], secret: str, cursor: _Cursor) -> tuple[int, int]:
@@ -490,15 +573,7 @@ class _Locator:
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based line and column (in code points) of an offset into the source."""
-        starts = self._starts()
-        index = bisect.bisect_right(starts, offset) - 1
-        return index + 1, offset - starts[index] + 1
-
-    def _starts(self) -> list[int]:
-        """Offsets where each line begins, built on the first hit."""
-        if self._line_starts is None:
-            self._line_starts = [0, *(match.end() for match in NEWLINE.finditer(self.source))]
-        return self._line_starts
+        return self.lines.position(offset)
 
     def _token_text(self, leaf: cst.CSTNode) -> tuple[str, int]:
         import libcst as cst
@@ -518,7 +593,7 @@ class _Locator:
             return first  # the token's text occurs once: this is the token
         # Repeated (or, defensively, not found): ask libcst where this one is.
         start = self._code_range(leaf).start
-        offset = self._starts()[start.line - 1] + start.column
+        offset = self.lines.starts()[start.line - 1] + start.column
         # The range includes parentheses around the token; skip them.
         return offset + max(0, self.module.code_for_node(leaf).find(text))
 
@@ -532,44 +607,36 @@ class _Locator:
 
 
 class _Scanner:
-    """All rules over one module: the walk calls its handlers, `result()` collects the hits.
+    """Secret and binding rules over one libcst module: the walk calls its handlers.
 
-    Rules fall in three groups. Secret rules search every string value and comment; endpoint
-    rules only string values in code that start with a URL (no comments, no docstrings or other
-    string statements, no prose); binding rules (`assigned_to`) report literal values bound to
-    a matching name.
+    Secret rules search every string value and comment; binding rules (`assigned_to`) report
+    literal values bound to a matching name. Endpoint rules are not taken here: `_EndpointFinder`
+    decides them on the `ast` tree, so their semantics live in one place.
     """
 
     def __init__(self, source: str, module: cst.Module, rules: Sequence[Rule]) -> None:
         self.locator = _Locator(source, module)
-        checks = [_Check.of(rule) for rule in rules]
+        checks = [_Check.of(rule) for rule in rules if rule.kind != "endpoint"]
         self.binding_checks = [check for check in checks if check.rule.assigned_to is not None]
-        unbound = [check for check in checks if check.rule.assigned_to is None]
-        self.endpoint_checks = [check for check in unbound if check.rule.kind == "endpoint"]
-        self.secret_checks = [check for check in unbound if check.rule.kind != "endpoint"]
+        self.secret_checks = [check for check in checks if check.rule.assigned_to is None]
         # Most literals hold no keyword of any rule: one test rules them out.
         self.literal_keywords = tuple(
-            {kw for check in unbound for kw in check.rule.keywords if check.rule.pattern}
+            {kw for check in self.secret_checks for kw in check.rule.keywords if check.rule.pattern}
         )
         self.hits: list[Hit] = []
         # String nodes already reported as part of a larger expression (a concatenation).
         self.consumed: set[cst.CSTNode] = set()
-        # Strings that are statements of their own: docstrings and the like.
-        self.documentation: set[cst.CSTNode] = set()
 
     def handlers(self) -> dict[type[cst.CSTNode], Handler]:
         """Only the node types the given rules need: the fewer handlers, the cheaper the walk."""
         import libcst as cst
 
         table: dict[type[cst.CSTNode], Handler] = {}
-        if self.secret_checks or self.endpoint_checks:
+        if self.secret_checks:
             for kind in (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString):
                 table[kind] = self._on_string
             table[cst.BinaryOperation] = self._on_binary
-        if self.secret_checks:
             table[cst.Comment] = self._on_comment
-        if self.endpoint_checks:
-            table[cst.Expr] = self._on_expression_statement
         if self.binding_checks:
             table.update(
                 {
@@ -597,8 +664,7 @@ class _Scanner:
 
     def _on_string(self, node: cst.BaseString) -> None:
         if node not in self.consumed:
-            literal = _fold([node], self.consumed)
-            self._check_literal(literal, in_code=node not in self.documentation)
+            self._check_literal(_fold([node], self.consumed))
 
     def _on_binary(self, node: cst.BinaryOperation) -> None:
         import libcst as cst
@@ -606,21 +672,13 @@ class _Scanner:
         if node in self.consumed or not isinstance(node.operator, cst.Add):
             return
         for run in _string_runs(_add_operands(node, self.consumed)):
-            self._check_literal(_fold(run, self.consumed), in_code=True)
+            self._check_literal(_fold(run, self.consumed))
 
     def _on_comment(self, node: cst.Comment) -> None:
-        self._check_literal(_Literal([node.value], [node]), in_code=False)
+        self._check_literal(_Literal([node.value], [node]))
 
-    def _on_expression_statement(self, node: cst.Expr) -> None:
-        """A string statement is documentation: docstrings, and the attribute docs after `x = 1`.
-
-        Its value is thrown away, so it cannot be an endpoint the code connects to.
-        """
-        if _is_string(node.value):
-            self.documentation.add(node.value)
-
-    def _check_literal(self, literal: _Literal, *, in_code: bool) -> None:
-        """Secret rules on every run; endpoint rules on the start of code literals only."""
+    def _check_literal(self, literal: _Literal) -> None:
+        """Every secret rule on every run of the value (the text between f-string `{...}`)."""
         encoded = [_encode(run) for run in literal.runs]
         lowered = [value.lower() for value in encoded]
         if not any(keyword in value for value in lowered for keyword in self.literal_keywords):
@@ -631,12 +689,6 @@ class _Scanner:
                 if check.wanted(lower):
                     for secret in check.find_all(value):
                         self._emit(check.rule, secret, literal.leaves, cursor)
-        if in_code:
-            for check in self.endpoint_checks:
-                if check.wanted(lowered[0]):
-                    url = check.find_at_start(encoded[0])
-                    if url:
-                        self._emit(check.rule, url, literal.leaves, _Cursor())
 
     def _emit(
         self, rule: Rule, secret: str, leaves: Sequence[cst.CSTNode], cursor: _Cursor
@@ -723,8 +775,369 @@ class _Scanner:
                 literal = _fold(operands, None)
                 if len(literal.runs) != 1 or not literal.runs[0].strip():
                     continue  # an f-string with {...}, or an empty default
-                secret: str | None = literal.runs[0]
-                if check.rule.kind == "endpoint":
-                    secret = check.find_at_start(_encode(literal.runs[0]))
-                if secret:
-                    self._emit(check.rule, secret, literal.leaves, _Cursor())
+                self._emit(check.rule, literal.runs[0], literal.leaves, _Cursor())
+
+
+# -- endpoint rules, on CPython's ast --------------------------------------------------------
+
+# The opening of a string token at a node's start: prefix letters (b, rb, f, ...), then quotes.
+STRING_OPENING = re.compile(r"""[A-Za-z]{0,2}(?:\"\"\"|'''|"|')""")
+# Source text that adds nothing to a string's value: line continuations inside the literal
+# (`"""\` at the end of a line) and the seams of implicit concatenation (`"" "http://..."`).
+VALUELESS = re.compile(r"""(?:\\(?:\r\n?|\n)|["']+\s*[A-Za-z]{0,2}["']+)*""")
+# Line breaks as CPython counts them, for finding the lines that hold a keyword.
+NEWLINE_BYTES = re.compile(rb"\r\n?|\n")
+
+
+def _template_types() -> tuple[type[ast.AST], ...]:
+    """f-strings, and t-strings on Python 3.14+: literal parts between expression parts."""
+    kinds: list[type[ast.AST]] = [ast.JoinedStr]
+    template = getattr(ast, "TemplateStr", None)
+    if isinstance(template, type) and issubclass(template, ast.AST):
+        kinds.append(template)
+    return tuple(kinds)
+
+
+TEMPLATE_TYPES = _template_types()
+
+
+def _is_ast_string(node: ast.AST) -> bool:
+    """A str or bytes literal (implicit concatenation included), an f-string or a t-string."""
+    if type(node) is ast.Constant:
+        return isinstance(node.value, (str, bytes))
+    return isinstance(node, TEMPLATE_TYPES)
+
+
+def _literal_start(node: ast.AST) -> tuple[bytes, bool]:
+    """(the literal text a string node starts with, whether that is its whole value).
+
+    For an f-string that is the text before its first `{...}`; on every supported version the
+    parser has already merged adjacent literal text (and implicit concatenation) into one part.
+    """
+    if type(node) is ast.Constant:
+        value = node.value
+        return (value, True) if isinstance(value, bytes) else (_encode(str(value)), True)
+    text: list[bytes] = []
+    for part in getattr(node, "values", ()):
+        if type(part) is not ast.Constant or not isinstance(part.value, str):
+            return b"".join(text), False
+        text.append(_encode(part.value))
+    return b"".join(text), True
+
+
+def _ast_alternatives(value: ast.expr) -> Iterator[ast.expr]:
+    """Each value an expression may produce: `a or "literal"`, `"x" if debug else "y"`."""
+    stack = [value]
+    while stack:
+        expr = stack.pop()
+        if isinstance(expr, ast.BoolOp) and isinstance(expr.op, ast.Or):
+            stack.extend(reversed(expr.values))
+        elif isinstance(expr, ast.IfExp):
+            stack.extend((expr.orelse, expr.body))
+        else:
+            yield expr
+
+
+def _ast_str(node: ast.expr | None) -> str | None:
+    """The value of a plain str literal (a dict key, an env var name), else None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _ast_target_name(target: ast.expr) -> str | None:
+    """The name an assignment binds: `name`, `obj.attr` -> attr, `table["key"]` -> key."""
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    if isinstance(target, ast.Subscript):
+        return _ast_str(target.slice)
+    return None
+
+
+def _ast_env_read(call: ast.Call) -> tuple[str, ast.expr] | None:
+    """(variable name, default) of `os.getenv(NAME, default)` or `os.environ.get(NAME, default)`."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        owner = func.value
+        owner_name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+        if func.attr != "getenv" and not (func.attr in ENV_GETTERS and owner_name == "environ"):
+            return None
+    elif not (isinstance(func, ast.Name) and func.id == "getenv"):
+        return None
+    positional = [arg for arg in call.args if not isinstance(arg, ast.Starred)]
+    keywords = {keyword.arg: keyword.value for keyword in call.keywords if keyword.arg}
+    name = _ast_str(positional[0] if positional else keywords.get("key"))
+    default = positional[1] if len(positional) > 1 else keywords.get("default")
+    return (name, default) if name and default is not None else None
+
+
+def _candidate_lines(data: bytes, keywords: Iterable[bytes]) -> list[int]:
+    """Sorted 1-based numbers of the lines that hold a keyword (case-insensitively)."""
+    lowered = data.lower()
+    offsets: set[int] = set()
+    for keyword in keywords:
+        found = lowered.find(keyword) if keyword else -1
+        while found != -1:
+            offsets.add(found)
+            found = lowered.find(keyword, found + 1)
+    if not offsets:
+        return []
+    if b"\r" in data:  # old Mac line ends: count them as CPython does
+        starts = [0, *(match.end() for match in NEWLINE_BYTES.finditer(data))]
+        return sorted({bisect.bisect_right(starts, offset) for offset in offsets})
+    lines: list[int] = []
+    line, previous = 1, 0
+    for offset in sorted(offsets):
+        line += data.count(b"\n", previous, offset)
+        previous = offset
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+class _EndpointFinder:
+    """Endpoint rules over the `ast` tree: string values in code that ARE a URL.
+
+    Reported: a value whose UTF-8 text starts, at its first character, with a URL the rule's
+    pattern matches. Values are str and bytes literals (implicit concatenation is one node
+    already), runs of literals joined with `+` (`"http://host" + "/v1"` is one value), and
+    f-strings (t-strings) by the literal text before their first `{...}`.
+
+    Not reported:
+    - a value that starts with whitespace, or holds the URL further in: formatted text, prose,
+      help texts ("see http://... for details");
+    - string statements (docstrings, attribute docs after `x = 1`): their value is thrown away;
+      strings inside an f-string statement's `{...}` are still code;
+    - comments: `ast` has none;
+    - a value bound to a name the rule's `exempt_names` matches, searched in `snake_name` form:
+      assignment targets (`NS_VIZ = ...`; `self.website = ...` by its attribute;
+      `links["homepage"] = ...` by its key; element by element for `A, B = "...", "..."`),
+      annotated assignments, `:=`, keyword arguments (`setup(homepage=...)`), dict entries with
+      a str key (`{"homepage": ...}`), parameter defaults, and `os.getenv(NAME, default)`. The
+      name covers the bound value itself, or each alternative of an `or` or a conditional
+      expression (`HOMEPAGE = env or "http://..."`), not literals nested deeper (in a list or a
+      call): those are values of their own.
+    A rule with `assigned_to` counts only values bound, in the same ways, to a matching name.
+
+    Only statements spanning a line that holds a rule keyword are entered, so a file costs its
+    parse and a walk over a few statements. The price: a keyword the source spells only
+    through escapes (`"\\x68ttp://"`) or across implicitly concatenated pieces is not seen.
+    """
+
+    def __init__(self, data: bytes, source: str, rules: Sequence[Rule]) -> None:
+        self.data = data
+        self.lines = _Lines(source)
+        self.checks = [_Check.of(rule) for rule in rules if rule.pattern is not None]
+        self.hits: list[Hit] = []
+        # Nodes are keyed by id(): the tree outlives the walk, so no id is reused meanwhile.
+        self.bound: dict[int, list[str]] = {}  # value node -> the names it is bound to
+        self.quiet: set[int] = set()  # string nodes not checked on their own
+        self.chained: set[int] = set()  # `+` nodes folded with the chain they belong to
+        self.handlers: dict[type[ast.AST], Callable[[Any], None]] = {
+            ast.Expr: self._on_expression_statement,
+            ast.BinOp: self._on_binary,
+            ast.Assign: self._on_assign,
+            ast.AnnAssign: self._on_ann_assign,
+            ast.NamedExpr: self._on_named_expr,
+            ast.keyword: self._on_keyword,
+            ast.Dict: self._on_dict,
+            ast.arguments: self._on_arguments,
+            ast.Call: self._on_call,
+        }
+
+    def scan(self, tree: ast.Module) -> list[Hit]:
+        """Walk the statements near a keyword, parents before children; return the hits."""
+        candidates = _candidate_lines(
+            self.data, {keyword for check in self.checks for keyword in check.rule.keywords}
+        )
+        if not candidates:
+            return []
+        stack: list[ast.AST] = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.stmt) and not _spans_candidate(node, candidates):
+                continue
+            kind = type(node)
+            if isinstance(node, ast.Constant):
+                if id(node) not in self.quiet and isinstance(node.value, (str, bytes)):
+                    self._check(_literal_start(node)[0], node, node, self.bound.get(id(node)))
+                continue
+            if kind in TEMPLATE_TYPES:
+                self._on_template(node, stack)
+                continue
+            handler = self.handlers.get(kind)
+            if handler is not None:
+                handler(node)
+            stack.extend(ast.iter_child_nodes(node))
+        return self.hits
+
+    # -- string values ----------------------------------------------------------------------
+
+    def _on_template(self, node: ast.AST, stack: list[ast.AST]) -> None:
+        """Check the f-string's start; walk the code in its `{...}`, never its literal parts."""
+        if id(node) not in self.quiet:
+            self._check(_literal_start(node)[0], node, node, self.bound.get(id(node)))
+        for part in getattr(node, "values", ()):
+            if type(part) is ast.Constant:
+                continue
+            inner = getattr(part, "value", None)
+            if isinstance(inner, ast.AST):
+                stack.append(inner)
+            spec = getattr(part, "format_spec", None)
+            if isinstance(spec, ast.AST):  # `{x:>{width}}`: a format, not a value
+                self.quiet.add(id(spec))
+                stack.append(spec)
+
+    def _on_expression_statement(self, node: ast.Expr) -> None:
+        """A string statement is documentation: its value is thrown away, nothing connects to it."""
+        if _is_ast_string(node.value):
+            self.quiet.add(id(node.value))
+
+    def _on_binary(self, node: ast.BinOp) -> None:
+        """Fold each run of literals in a `+` chain into one value: `base + "http://h" + "/v1"`."""
+        if id(node) in self.chained or not isinstance(node.op, ast.Add):
+            return
+        operands: list[ast.expr] = []
+        stack: list[ast.expr] = [node]
+        while stack:
+            expr = stack.pop()
+            if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+                self.chained.add(id(expr))
+                stack.extend((expr.right, expr.left))
+            else:
+                operands.append(expr)
+        names = self.bound.get(id(node))
+        run: list[ast.expr] = []
+        for operand in [*operands, None]:
+            if operand is not None and _is_ast_string(operand):
+                run.append(operand)
+                continue
+            if run:
+                value = b""
+                for literal in run:
+                    self.quiet.add(id(literal))
+                    text, whole = _literal_start(literal)
+                    value += text
+                    if not whole:
+                        break
+                self._check(value, run[0], run[-1], names)
+                run = []
+
+    def _check(
+        self, value: bytes, first: ast.AST, last: ast.AST, names: Sequence[str] | None
+    ) -> None:
+        """Report each rule whose URL starts `value`, unless a name it is bound to rules it out."""
+        lowered = value.lower()
+        for check in self.checks:
+            if not check.wanted(lowered):
+                continue
+            url = check.find_at_start(value)
+            if url and _counts(check.rule, names or ()):
+                start, end = self._span(first, last, url)
+                line, column = self.lines.position(start)
+                end_line, end_column = self.lines.position(end)
+                self.hits.append(Hit(check.rule, url, line, column, end_line, end_column))
+
+    def _span(self, first: ast.AST, last: ast.AST, url: str) -> tuple[int, int]:
+        """Offsets of the URL where the source spells it verbatim, else of the whole value.
+
+        Found from the value's start, after its opening quote. The value starts with the URL,
+        so only source that adds nothing to the value may come before a verbatim copy
+        (VALUELESS); a copy after anything else is a later one, the first being written with
+        escapes. Escapes and `"http://" "host"` pieces get the value's span.
+        """
+        source = self.lines.source
+        start = self.lines.offset(getattr(first, "lineno", 1), getattr(first, "col_offset", 0))
+        end_line = getattr(last, "end_lineno", None)
+        end_column = getattr(last, "end_col_offset", None)
+        if end_line is None or end_column is None:  # every expression has them since 3.8
+            end = start + len(url)
+        else:
+            end = self.lines.offset(end_line, end_column)
+        opening = STRING_OPENING.match(source, start)
+        if opening is not None:
+            found = source.find(url, opening.end(), end)
+            if found != -1 and VALUELESS.fullmatch(source, opening.end(), found):
+                return found, found + len(url)
+        return start, end
+
+    # -- values bound to a name -------------------------------------------------------------
+
+    def _bind(self, name: str, value: ast.expr) -> None:
+        for alternative in _ast_alternatives(value):
+            self.bound.setdefault(id(alternative), []).append(name)
+
+    def _bind_target(self, target: ast.expr, value: ast.expr) -> None:
+        """Pair targets with values, element by element for `NS, URL = "...", "..."`."""
+        pairs = [(target, value)]
+        while pairs:
+            target, value = pairs.pop()
+            if (
+                isinstance(target, (ast.Tuple, ast.List))
+                and isinstance(value, (ast.Tuple, ast.List))
+                and len(target.elts) == len(value.elts)
+                and not any(isinstance(e, ast.Starred) for e in (*target.elts, *value.elts))
+            ):
+                pairs.extend(zip(target.elts, value.elts, strict=True))
+                continue
+            name = _ast_target_name(target)
+            if name is not None:
+                self._bind(name, value)
+
+    def _on_assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._bind_target(target, node.value)
+
+    def _on_ann_assign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind_target(node.target, node.value)
+
+    def _on_named_expr(self, node: ast.NamedExpr) -> None:
+        self._bind_target(node.target, node.value)
+
+    def _on_keyword(self, node: ast.keyword) -> None:
+        if node.arg is not None:  # not `**kwargs`
+            self._bind(node.arg, node.value)
+
+    def _on_dict(self, node: ast.Dict) -> None:
+        for key, value in zip(node.keys, node.values, strict=True):
+            name = _ast_str(key)
+            if name is not None:
+                self._bind(name, value)
+
+    def _on_arguments(self, node: ast.arguments) -> None:
+        """Parameter defaults: `defaults` belong to the last positional parameters."""
+        positional = [*node.posonlyargs, *node.args]
+        for parameter, default in zip(
+            positional[len(positional) - len(node.defaults) :], node.defaults, strict=True
+        ):
+            self._bind(parameter.arg, default)
+        for parameter, keyword_default in zip(node.kwonlyargs, node.kw_defaults, strict=True):
+            if keyword_default is not None:
+                self._bind(parameter.arg, keyword_default)
+
+    def _on_call(self, node: ast.Call) -> None:
+        read = _ast_env_read(node)
+        if read is not None:
+            self._bind(*read)
+
+
+def _spans_candidate(node: ast.stmt, candidates: list[int]) -> bool:
+    """Whether the statement (with its decorators, which sit above it) spans a candidate line."""
+    first = node.lineno
+    for decorator in getattr(node, "decorator_list", ()):
+        first = min(first, decorator.lineno)
+    last = node.end_lineno if node.end_lineno is not None else first
+    index = bisect.bisect_left(candidates, first)
+    return index < len(candidates) and candidates[index] <= last
+
+
+def _counts(rule: Rule, names: Sequence[str]) -> bool:
+    """Whether the names a value is bound to let it count for the rule (see `_EndpointFinder`)."""
+    exempt = rule.exempt_names
+    if exempt is not None and any(exempt.search(snake_name(name)) for name in names):
+        return False
+    assigned = rule.assigned_to
+    return assigned is None or any(assigned.search(name) for name in names)
