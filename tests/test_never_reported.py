@@ -233,3 +233,38 @@ def test_endpoints_that_start_a_value_are_reported(
     scan_text: ScanText, path: str, code: str
 ) -> None:
     assert ids(scan_text(path, code)) == ["KG301"]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("lib/util.js", "return a && b || // Is firebug? http://stackoverflow.example.com/a/1\n"),
+        ("run.sh", "start_server --port 80  # mirrors http://mirror.example.com/pkg\n"),
+        ("docs/guide.html", '<p>Registry:</p>\n"registry": "http://reg.example.com"\n'),
+        ("man/man1/tool.1", "tool --registry=http://reg.example.com\n"),
+        (
+            "site/usage.html",
+            "<pre><code>npm login --registry=http://reg.example.com\n</code></pre>",
+        ),
+        ("package.json", '{"repository": {"type": "git", "url": "http://git.example.com/a.git"}}'),
+        ("package.json", '{"author": {"name": "A", "url": "http://a.example.com"}}'),
+        ("sbom.js", "const CYCLONEDX_SCHEMA = 'http://cyclonedx.org/schema/bom-1.5.schema.json';"),
+    ],
+)
+def test_comments_docs_trees_examples_and_manifest_links(
+    scan_text: ScanText, path: str, code: str
+) -> None:
+    assert scan_text(path, code) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("package.json", '{"publishConfig": {"registry": "http://reg.example.com"}}'),
+        ("package.json", '{"proxy": "http://api.example.com:8080"}'),
+        ("site/index.html", '<pre>x</pre><script src="http://cdn.example.com/a.js"></script>'),
+        ("app.js", "const registry = 'http://schema-registry.example.com:8081/subjects';"),
+    ],
+)
+def test_endpoints_next_to_those_exemptions(scan_text: ScanText, path: str, code: str) -> None:
+    assert ids(scan_text(path, code)) == ["KG301"]

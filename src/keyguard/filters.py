@@ -104,7 +104,7 @@ IDENTIFIER_PATH_PREFIXES = (
     "apache.org/licenses",
     "www.mozilla.org/mpl",
 )
-IDENTIFIER_SUFFIXES = (".dtd", ".xsd")
+IDENTIFIER_SUFFIXES = (".dtd", ".xsd", ".schema.json")
 # Namespace URIs are named after the year and the vocabulary (`http://openoffice.org/2004/office`,
 # `http://purl.org/dc/elements/1.1/`) or say so in the path; API endpoints are not named that way.
 NAMESPACE_PATH = re.compile(

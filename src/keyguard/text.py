@@ -23,6 +23,17 @@ PROSE_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".rst", ".adoc", ".asc
 # long description in prose. Neither is code that sends requests.
 NOT_CODE_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".csr"})
 NOT_CODE_NAMES = frozenset({"metadata", "pkg-info"})
+MAN_PAGE = re.compile(r"\.[1-9][a-z]?$")
+# Documentation trees: rendered manuals and guides quote URLs for readers to copy.
+DOC_DIRS = frozenset({"docs", "doc", "man", "documentation"})
+# Package manifests whose `url` keys only ever name a repository, a bug tracker, a person or a
+# funding page (package.json's repository.url, bugs.url, author.url, funding.url).
+MANIFESTS = frozenset({"package.json", "composer.json", "bower.json"})
+MANIFEST_LINK = re.compile(r"""["'](?:url|web)["']\s*:\s*["']?$""")
+MARKUP_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".vue", ".svelte"})
+EXAMPLE_OPEN = re.compile(rb"<(?:pre|code)\b", re.IGNORECASE)
+EXAMPLE_CLOSE = re.compile(rb"</(?:pre|code)\s*>", re.IGNORECASE)
+LINE_SCAN_LIMIT = 4096
 PROSE_STEMS = (
     "license",
     "licence",
@@ -64,8 +75,11 @@ def is_prose_file(path: str) -> bool:
     if CONFIG_TXT.match(name):
         return False
     suffix = PurePosixPath(name).suffix
+    directories = {part.lower() for part in PurePosixPath(path).parts[:-1]}
     return (
         suffix in PROSE_SUFFIXES
+        or bool(MAN_PAGE.search(name))
+        or not DOC_DIRS.isdisjoint(directories)
         or suffix in NOT_CODE_SUFFIXES
         or name in NOT_CODE_NAMES
         or name.startswith(PROSE_STEMS)
@@ -101,8 +115,22 @@ def _in_notebook_prose(data: bytes, offset: int) -> bool:
     return cell_type in (b"markdown", b"raw")
 
 
-def _open_string(before: str) -> str | None:
-    """The text of the string literal still open at the end of `before`, if any."""
+def _in_example_markup(data: bytes, offset: int) -> bool:
+    """Inside `<pre>` or `<code>`: a snippet shown to readers, not markup the page loads."""
+    opened = closed = -1
+    for found in EXAMPLE_OPEN.finditer(data, 0, offset):
+        opened = found.start()
+    for found in EXAMPLE_CLOSE.finditer(data, max(opened, 0), offset):
+        closed = found.start()
+    return opened != -1 and closed == -1
+
+
+def _line_state(before: str) -> tuple[str | None, bool]:
+    """Scan a line up to a URL: (text of the string still open there, whether a comment began).
+
+    Quotes are tracked so that `//` inside `"http://…"` is not a comment; a comment starts at
+    `//` or `#` after white space, `/*` or `<!--`, outside any string.
+    """
     quote: str | None = None
     start = 0
     escaped = False
@@ -111,11 +139,21 @@ def _open_string(before: str) -> str | None:
             escaped = False
         elif char == "\\":
             escaped = True
-        elif quote is None and char in "\"'`":
+        elif quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "\"'`":
             quote, start = char, position + 1
-        elif char == quote:
-            quote = None
-    return None if quote is None else before[start:]
+        elif _comment_starts(before, position):
+            return None, True
+    return (None if quote is None else before[start:]), False
+
+
+def _comment_starts(line: str, position: int) -> bool:
+    after_space = position == 0 or line[position - 1] in " \t"
+    if line.startswith("//", position) or line[position] == "#":
+        return after_space
+    return line.startswith(("/*", "<!--"), position)
 
 
 def _inside_a_sentence(before: str) -> bool:
@@ -126,7 +164,7 @@ def _inside_a_sentence(before: str) -> bool:
     """
     if before.endswith(("'", '"', "`")):
         return False  # the URL starts a string (also an escaped one, as in notebook JSON)
-    content = _open_string(before)
+    content, _ = _line_state(before[-LINE_SCAN_LIMIT:])
     return content is not None and bool(content.strip()) and " " in content.strip()
 
 
@@ -151,7 +189,12 @@ def is_endpoint_context(
     prose = PROSE_BEFORE.search(before)
     if prose and prose.group(1).lower() not in COMMAND_WORDS:
         return False
-    if _inside_a_sentence(before):
+    if _inside_a_sentence(before) or _line_state(before[-LINE_SCAN_LIMIT:])[1]:
+        return False
+    name = PurePosixPath(path).name.lower()
+    if name in MANIFESTS and MANIFEST_LINK.search(before):
+        return False
+    if PurePosixPath(name).suffix in MARKUP_SUFFIXES and _in_example_markup(data, start):
         return False
     if rule is not None and _exempt_by_name(rule, before):
         return False
