@@ -15,11 +15,11 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyguard.config import Config, ConfigError
-from keyguard.context import ContextRules, is_client_side, is_test_path
+from keyguard.context import ContextRules, is_client_side, is_test_path, suffix_of
 from keyguard.discover import Pending, discover, read_file
 from keyguard.filters import (
     KEY_PREFIX,
@@ -201,7 +201,7 @@ def _python_needs_parse(
 def _hits(
     data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
 ) -> list[Hit]:
-    if PurePosixPath(path).suffix.lower() in PYTHON_SUFFIXES:
+    if suffix_of(path.lower()) in PYTHON_SUFFIXES:
         if not _python_needs_parse(data, lowered, rules, path, index):
             return []
         from keyguard.python import scan_python

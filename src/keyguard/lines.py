@@ -38,13 +38,24 @@ class LineIndex:
         return len(self._starts)
 
     def position(self, offset: int) -> tuple[int, int]:
-        """(line, column), both 1-based, of the byte at `offset`."""
-        index = bisect_right(self._starts, offset) - 1
-        prefix = self._data[self._starts[index] : offset]
-        return index + 1, len(prefix.decode("utf-8", "replace")) + 1
+        """(line, column), both 1-based, of the byte at `offset`.
+
+        Until the line table exists, a position is found by counting newlines: a file with one
+        or two hits never pays for the table.
+        """
+        if self._line_starts is None and offset < len(self._data) // 2 + 4096:
+            line_start = self._data.rfind(b"\n", 0, offset) + 1
+            line = self._data.count(b"\n", 0, line_start) + 1
+        else:
+            index = bisect_right(self._starts, offset) - 1
+            line_start, line = self._starts[index], index + 1
+        prefix = self._data[line_start:offset]
+        return line, len(prefix.decode("utf-8", "replace")) + 1
 
     def line_bytes(self, line: int) -> bytes:
         """The raw bytes of a 1-based line, without its line ending."""
+        if not 1 <= line <= len(self._starts):
+            return b""
         start = self._starts[line - 1]
         end = self._starts[line] - 1 if line < len(self._starts) else len(self._data)
         return self._data[start:end].rstrip(b"\r")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import PurePosixPath
 
+from keyguard.context import split_path, suffix_of
 from keyguard.filters import snake_name, trim_url
 from keyguard.lines import LineIndex
 from keyguard.models import Hit, Rule
@@ -71,11 +71,10 @@ COMMAND_WORDS = frozenset(
 
 def is_prose_file(path: str) -> bool:
     """Documentation files: their URLs are references for readers, never requests."""
-    name = PurePosixPath(path).name.lower()
+    directories, name = split_path(path.lower())
     if CONFIG_TXT.match(name):
         return False
-    suffix = PurePosixPath(name).suffix
-    directories = {part.lower() for part in PurePosixPath(path).parts[:-1]}
+    suffix = suffix_of(name)
     return (
         suffix in PROSE_SUFFIXES
         or bool(MAN_PAGE.search(name))
@@ -175,15 +174,14 @@ def _exempt_by_name(rule: Rule, before: str) -> bool:
     return bound is not None and bool(rule.exempt_names.search(snake_name(bound.group(1))))
 
 
-def is_endpoint_context(
-    data: bytes, index: LineIndex, line: int, start: int, path: str = "", rule: Rule | None = None
-) -> bool:
+def is_endpoint_context(data: bytes, start: int, path: str = "", rule: Rule | None = None) -> bool:
     """Cheap checks that an http:// hit at byte `start` is used, not mentioned."""
-    if COMMENT_LINE.match(index.line_bytes(line)):
+    before_bytes = data[data.rfind(b"\n", 0, start) + 1 : start]
+    if COMMENT_LINE.match(before_bytes):
         return False
     if path.endswith(".ipynb") and _in_notebook_prose(data, start):
         return False
-    before = data[data.rfind(b"\n", 0, start) + 1 : start].decode("utf-8", "replace")
+    before = before_bytes.decode("utf-8", "replace")
     if NOT_AN_ENDPOINT_BEFORE.search(before):
         return False
     prose = PROSE_BEFORE.search(before)
@@ -191,10 +189,10 @@ def is_endpoint_context(
         return False
     if _inside_a_sentence(before) or _line_state(before[-LINE_SCAN_LIMIT:])[1]:
         return False
-    name = PurePosixPath(path).name.lower()
+    name = split_path(path.lower())[1]
     if name in MANIFESTS and MANIFEST_LINK.search(before):
         return False
-    if PurePosixPath(name).suffix in MARKUP_SUFFIXES and _in_example_markup(data, start):
+    if suffix_of(name) in MARKUP_SUFFIXES and _in_example_markup(data, start):
         return False
     if rule is not None and _exempt_by_name(rule, before):
         return False
@@ -256,11 +254,11 @@ def _hit(
         return None
     start, end = span
     raw = data[start:end]
-    line, column = index.position(start)
     if rule.kind == "endpoint":
         raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
         end = start + len(raw)
-        if not is_endpoint_context(data, index, line, start, path, rule):
+        if not is_endpoint_context(data, start, path, rule):
             return None
+    line, column = index.position(start)
     end_line, end_column = index.position(end)
     return Hit(rule, raw.decode("utf-8", "replace"), line, column, end_line, end_column)
