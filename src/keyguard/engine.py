@@ -70,10 +70,42 @@ class ScanPlan:
     allowlist: tuple[re.Pattern[str], ...] = ()
     context: ContextRules = field(default_factory=ContextRules)
     show_secrets: bool = False
+    # Derived once from `rules` (see `anchor_groups`); not meant to be passed in.
+    anchors: tuple[tuple[bytes, tuple[bytes, ...]], ...] = ()
 
-    @property
-    def keywords(self) -> frozenset[bytes]:
-        return frozenset(keyword for rule in self.rules for keyword in rule.keywords)
+    def __post_init__(self) -> None:
+        keywords = {keyword for rule in self.rules for keyword in rule.keywords}
+        object.__setattr__(self, "anchors", anchor_groups(keywords))
+
+    def present_keywords(self, lowered: bytes) -> set[bytes]:
+        """The keywords in `lowered`: one pass per anchor, more only where an anchor occurs."""
+        present: set[bytes] = set()
+        for anchor, members in self.anchors:
+            if anchor in lowered:
+                present.update(member for member in members if member in lowered)
+        return present
+
+
+ANCHOR_MIN = 3
+
+
+def anchor_groups(keywords: Iterable[bytes]) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
+    """Group keywords under a shared prefix (`sk_live_`, `sk_test_` under `sk_`).
+
+    Every file is searched for every anchor, so fewer anchors mean fewer passes over all the
+    bytes of a tree; a group's members are searched only in files where the anchor occurs.
+    """
+    groups: dict[bytes, list[bytes]] = {}
+    for keyword in sorted(set(keywords)):
+        groups.setdefault(keyword[:ANCHOR_MIN], []).append(keyword)
+    anchors: list[tuple[bytes, tuple[bytes, ...]]] = []
+    for members in groups.values():
+        anchor = members[0]
+        for member in members[1:]:
+            while not member.startswith(anchor):
+                anchor = anchor[:-1]
+        anchors.append((anchor, tuple(members)))
+    return tuple(anchors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +175,7 @@ def normalise(data: bytes) -> bytes:
 
 def _candidate_rules(data: bytes, lowered: bytes, plan: ScanPlan, path: str) -> list[Rule]:
     """Rules whose keyword occurs (case-insensitively) and whose context fits the file."""
-    present = {keyword for keyword in plan.keywords if keyword in lowered}
+    present = plan.present_keywords(lowered)
     if not present:
         return []
     rules = [rule for rule in plan.rules if not present.isdisjoint(rule.keywords)]
