@@ -22,9 +22,7 @@ from keyguard.config import Config, ConfigError
 from keyguard.context import ContextRules, is_client_side, is_test_path, suffix_of
 from keyguard.discover import Pending, discover, read_file
 from keyguard.filters import (
-    KEY_PREFIX,
     is_exempt_url,
-    is_placeholder_key,
     is_placeholder_value,
     keep_match,
     parse_suppressions,
@@ -207,12 +205,11 @@ def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
 def _python_needs_parse(
     data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
 ) -> bool:
-    """Cheap text checks that decide whether a Python file could hold a finding at all.
+    """Cheap text checks that decide whether parsing could add a finding for `rules`.
 
-    Parsing costs about 1 s/MB, so a file is parsed only when a hit survives what text alone
-    can settle: a key that is not a placeholder or a key prefix split off a string literal, a
-    client-secret assignment whose value is not a placeholder, or an http:// URL that starts a
-    string literal and names a non-exempt host.
+    A file is parsed only when a hit survives what text alone can settle: a key prefix split
+    off a string literal, a client-secret assignment whose value is not a placeholder, or an
+    http:// URL that starts a string literal and names a non-exempt host.
     """
     plain = [rule for rule in rules if rule.kind == "secret" and rule.assigned_to is None]
     if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
@@ -222,26 +219,42 @@ def _python_needs_parse(
             before = index.line_text(hit.line)[: hit.column - 1]
             if before.endswith(QUOTES) and not is_exempt_url(hit.secret):
                 return True
-        elif hit.rule in plain:
-            if not is_placeholder_key(hit.secret) or not KEY_PREFIX.match(hit.secret):
-                return True
-        elif not is_placeholder_value(hit.secret):
+        elif hit.rule not in plain and not is_placeholder_value(hit.secret):
             return True
     return False
+
+
+def _python_hits(
+    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+) -> list[Hit]:
+    """Python: the parsers where they decide something, the regexes where they agree.
+
+    A whole key in a string, a docstring or a comment is found by its regex exactly where the
+    syntax tree would find it, so keys are matched as text unless a key prefix is split off a
+    literal (`"sk_live_" "4eC3…"`), which only libcst can join. Endpoints (is the URL a string
+    that is not a docstring?) and client secrets (what name is the literal bound to?) need the
+    parsers: `ast` for the first, libcst for the second, and only after the text check.
+    """
+    plain = [rule for rule in rules if rule.kind == "secret" and rule.assigned_to is None]
+    split = any(_split_key_prefix(lowered, rule.keywords) for rule in plain)
+    parsed_rules = list(rules) if split else [rule for rule in rules if rule not in plain]
+    hits = [] if split else scan_text(data, plain, path, index, lowered)
+    if parsed_rules and _python_needs_parse(data, lowered, parsed_rules, path, index):
+        from keyguard.python import scan_python
+
+        parsed = scan_python(data, parsed_rules)
+        if parsed is None:
+            log.debug("%s: not valid Python, scanned as text", path)
+            return scan_text(data, rules, path, index, lowered)
+        hits.extend(parsed)
+    return hits
 
 
 def _hits(
     data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
 ) -> list[Hit]:
     if suffix_of(path.lower()) in PYTHON_SUFFIXES:
-        if not _python_needs_parse(data, lowered, rules, path, index):
-            return []
-        from keyguard.python import scan_python
-
-        parsed = scan_python(data, rules)
-        if parsed is not None:
-            return parsed
-        log.debug("%s: not valid Python, scanned as text", path)
+        return _python_hits(data, lowered, rules, path, index)
     return scan_text(data, rules, path, index, lowered)
 
 
