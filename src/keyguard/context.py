@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 __all__ = ["ContextRules", "is_client_side", "is_test_path", "split_path", "suffix_of"]
 
@@ -69,6 +71,10 @@ class ContextRules:
 
     @classmethod
     def from_globs(cls, client: Sequence[str], server: Sequence[str]) -> ContextRules:
+        if not client and not server:
+            return cls()
+        import pathspec
+
         return cls(
             client=pathspec.GitIgnoreSpec.from_lines(client) if client else None,
             server=pathspec.GitIgnoreSpec.from_lines(server) if server else None,

@@ -10,9 +10,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TypeAlias
-
-import pathspec
+from typing import TYPE_CHECKING, TypeAlias
 
 from keyguard.config import Config
 from keyguard.models import Skipped, Source
@@ -34,7 +32,11 @@ GIT_DIR = ".git"
 GITIGNORE = ".gitignore"
 
 # (directory prefix ending in os.sep, compiled spec): the patterns of one ignore file.
-Layer: TypeAlias = tuple[str, pathspec.GitIgnoreSpec]
+if TYPE_CHECKING:
+    # Imported where a spec is compiled: a pre-commit run over named files may need none.
+    import pathspec
+
+Layer: TypeAlias = "tuple[str, pathspec.GitIgnoreSpec]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,12 @@ def discover(
             raise DiscoveryError(f"path does not exist: {path}")
     walker = _Walker(config, Path.cwd() if display_root is None else display_root, defer_reads)
     return walker.run(list(paths))
+
+
+def _compile(lines: Sequence[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def format_size(size: int) -> str:
@@ -154,8 +162,8 @@ class _Walker:
         self.display_real = str(display_root.resolve())
         self.config_real = str(config.root.resolve())
         # Compiled once per run, like every ignore file (see `_spec`).
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(config.exclude) if config.exclude else None
-        self.include = pathspec.GitIgnoreSpec.from_lines(config.include) if config.include else None
+        self.exclude = _compile(config.exclude) if config.exclude else None
+        self.include = _compile(config.include) if config.include else None
         self.ignore_files: dict[str, pathspec.GitIgnoreSpec | None] = {}
         self.seen: set[str] = set()
 
@@ -296,7 +304,7 @@ class _Walker:
             spec: pathspec.GitIgnoreSpec | None = None
             try:
                 lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-                spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+                spec = _compile(lines) if lines else None
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 pass
             except OSError as error:
