@@ -46,17 +46,13 @@ PLACEHOLDER_WORDS = (
     "undefined",
     "null",
 )
-KEY_PLACEHOLDER_WORDS = (
-    "xxxx",
-    "your",
-    "example",
-    "sample",
-    "placeholder",
-    "dummy",
-    "fake",
-    "redacted",
-    "replace",
-    "insert",
+# Key bodies are drawn from letters and digits, so words that also name a secret's role
+# ("secret", "password") or common short words ("here", "null", "todo") are not evidence there.
+KEY_PLACEHOLDER_WORDS = tuple(
+    word
+    for word in PLACEHOLDER_WORDS
+    if word
+    not in {"secret", "password", "todo", "here", "undefined", "null", "changeme", "change_me"}
 )
 TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|<[^>]*>|%\(|\$[A-Z_]{3,}|^%[sd]$|^\{\w*\}$")
 CODE_REFERENCE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[[^\]]*\]|\(\))+$")
