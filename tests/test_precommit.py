@@ -85,31 +85,27 @@ def test_hook_refuses_a_leaky_commit_and_passes_a_clean_one(
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
 
+    def commit(message: str) -> subprocess.CompletedProcess[str]:
+        """A real `git commit`, so the installed hook runs as it would for a developer."""
+        return subprocess.run(
+            ["git", "commit", "-m", message],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=600,
+        )
+
     (project / "app.py").write_text('import os\nAPI_KEY = os.environ["API_KEY"]\n')
     git("add", "-A", cwd=project)
-    clean = subprocess.run(
-        ["git", "commit", "-m", "clean"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=600,
-    )
+    clean = commit("clean")
     assert clean.returncode == 0, clean.stdout + clean.stderr
 
     key = fake("sk_live_{{alnum:24}}")
     (project / "billing.py").write_text(f'STRIPE_KEY = "{key}"\n')
     git("add", "billing.py", cwd=project)
-    leaky = subprocess.run(
-        ["git", "commit", "-m", "leak"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=600,
-    )
+    leaky = commit("leak")
     output = leaky.stdout + leaky.stderr
     assert leaky.returncode != 0, output
     assert "billing.py:1:15: KG101 [error]" in output
