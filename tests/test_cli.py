@@ -98,13 +98,14 @@ def test_show_secrets_is_opt_in(leaky: tuple[Path, list[str]]) -> None:
 def test_sarif_file_validates_against_the_schema(leaky: tuple[Path, list[str]]) -> None:
     root, _ = leaky
     result = run("scan", ".", "--format", "sarif", "-o", "out.sarif", cwd=root)
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
     document = json.loads((root / "out.sarif").read_text())
     run_ = document["runs"][0]
     assert {rule["id"] for rule in run_["tool"]["driver"]["rules"]} == {
         rule.id for rule in builtin_rules()
     }
-    assert len(run_["results"]) == 6
+    assert len(run_["results"]) == 6, [r["ruleId"] for r in run_["results"]]
     if not SCHEMA.exists():
         pytest.skip("../shared/schemas is absent (a user's clone): cannot validate SARIF")
     import jsonschema

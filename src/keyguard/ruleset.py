@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from keyguard.filters import PLACEHOLDER_WORDS
 from keyguard.models import Example, Rule, Severity
 
 if sys.version_info >= (3, 11):
@@ -51,8 +52,8 @@ def expand_fakes(text: str, rng: random.Random | None = None) -> str:
 
     Rule files and fixtures hold templates instead of key-shaped literals, so neither this
     project's own scan nor a hosting provider's push protection ever sees a key. Random bodies
-    that happen to look like placeholders (a repeated or ascending run) are drawn again, so a
-    test can never fail by bad luck.
+    that happen to look like placeholders (a repeated or ascending run, a word such as "here"
+    or "null") are drawn again, so a test can never fail by bad luck.
     """
     rng = rng or random.SystemRandom()
 
@@ -61,7 +62,11 @@ def expand_fakes(text: str, rng: random.Random | None = None) -> str:
         size = int(match.group(2))
         while True:
             body = "".join(rng.choice(alphabet) for _ in range(size))
-            if size < 8 or (len(set(body)) > size // 3 and _mixes_classes(body, alphabet)):
+            if size < 8 or (
+                len(set(body)) > size // 3
+                and _mixes_classes(body, alphabet)
+                and not any(word in body.lower() for word in PLACEHOLDER_WORDS)
+            ):
                 return body
 
     return FAKE.sub(fake, text)
