@@ -241,3 +241,9 @@ def test_robustness_end_to_end(tmp_path: Path) -> None:
     assert skipped["dangling"][1] == "warning"
     assert "loop" in skipped
     assert key not in result.stdout
+
+
+def test_the_project_scans_itself_clean() -> None:
+    """What the project's own pre-commit hook runs: its config keeps the deliberate leaks out."""
+    result = run("scan", ".", cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
