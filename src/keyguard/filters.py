@@ -55,6 +55,8 @@ KEY_PLACEHOLDER_WORDS = tuple(
     not in {"secret", "password", "todo", "here", "undefined", "null", "changeme", "change_me"}
 )
 TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|<[^>]*>|%\(|\$[A-Z_]{3,}|^%[sd]$|^\{\w*\}$")
+# Windows and .NET substitution: %OAUTH_CLIENT_SECRET%.
+TEMPLATED_PERCENT = re.compile(r"^%[A-Za-z_][\w]*%$")
 CODE_REFERENCE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[[^\]]*\]|\(\))+$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*$")
 PATH_LIKE = re.compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:json|pem|key|txt|ya?ml|env|p12)$")
@@ -150,12 +152,22 @@ def _low_variety(body: str) -> bool:
     return len(set(body.lower())) <= max(2, len(body) // 8)
 
 
+def _made_up(body: str) -> bool:
+    """One kind of character only (`mysecretkeyfordev`, `TESTKEYGOESHERE`, `0000…`).
+
+    A drawn key body mixes cases and digits: all lowercase letters in 24 drawn characters has
+    odds of about one in a billion; a typed name or a number has them every time.
+    """
+    return body.isdigit() or (body.isalpha() and (body.islower() or body.isupper()))
+
+
 def is_placeholder_key(secret: str) -> bool:
     """True for key-shaped text that is not a key: `sk_live_XXXX…`, repeated or ascending bodies."""
     body = KEY_PREFIX.sub("", secret)
     lowered = body.lower()
     return (
-        _low_variety(body)
+        _made_up(body)
+        or _low_variety(body)
         or _is_sequential(body)
         or _is_periodic(body)
         or any(word in lowered for word in KEY_PLACEHOLDER_WORDS)
@@ -180,7 +192,12 @@ def is_placeholder_value(secret: str) -> bool:
     has_digit = any(c.isdigit() for c in secret)
     if not (has_letter and has_digit):
         return True
-    return _low_variety(secret) or _is_sequential(secret) or _is_periodic(secret)
+    return (
+        TEMPLATED_PERCENT.search(secret) is not None
+        or _low_variety(secret)
+        or _is_sequential(secret)
+        or _is_periodic(secret)
+    )
 
 
 def _host_of(url: str) -> str | None:
