@@ -162,6 +162,7 @@ def test_is_placeholder_value(value: str, placeholder: bool) -> None:
         ("http://127.0.0.53/", True),
         ("http://[::1]/", True),
         ("http://0.0.0.0:80", True),
+        ("http://169.254.169.254/latest/meta-data/", True),
         ("http://dev.localhost/", True),
         ("http://redis:6379", True),
         ("http://www.w3.org/2000/svg", True),

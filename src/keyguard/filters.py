@@ -209,12 +209,18 @@ def _host_of(url: str) -> str | None:
 
 
 def _is_loopback(host: str) -> bool:
+    """This machine, or a link-local address that never leaves the network segment.
+
+    Link-local (169.254.0.0/16, fe80::/10) is where cloud metadata services answer
+    (`http://169.254.169.254/latest/meta-data/`): plain http by design, never routed.
+    """
     if host in ("localhost", "0.0.0.0", "::") or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_link_local
 
 
 def _is_ip(host: str) -> bool:
