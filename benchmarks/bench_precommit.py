@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # keyguard's own list: a generated fake must never look like a placeholder to it.
+from _common import table
+
 from keyguard.filters import KEY_PLACEHOLDER_WORDS as PLACEHOLDER_WORDS
 
 HEAVY_PACKAGES = ("libcst", "sarif_om", "attrs", "attr")
@@ -421,21 +423,6 @@ def median_importtime(args: Sequence[str], env: Mapping[str, str], repeat: int) 
         )
         for module, entries in samples.items()
     ]
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,6 +51,8 @@ from pathlib import Path
 from typing import Any
 
 # keyguard's own list: a generated fake must never look like a placeholder to it.
+from _common import table
+
 from keyguard.filters import PLACEHOLDER_WORDS
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -1047,21 +1049,6 @@ def bench_corpus(
 # --------------------------------------------------------------------------------------------
 # Reporting
 # --------------------------------------------------------------------------------------------
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 
 def _normalise_path(path: str, corpus: Path) -> str:
