@@ -247,3 +247,18 @@ def test_the_project_scans_itself_clean() -> None:
     """What the project's own pre-commit hook runs: its config keeps the deliberate leaks out."""
     result = run("scan", ".", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_closed_pipe_is_not_an_error(leaky: tuple[Path, list[str]]) -> None:
+    root, _ = leaky
+    result = subprocess.run(
+        f"{sys.executable} -m keyguard scan . --format github | head -1",
+        shell=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.stdout.startswith("::")
+    assert result.stderr == ""

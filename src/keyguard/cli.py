@@ -45,6 +45,8 @@ def _guard(action: Callable[[], T]) -> T:
         return action()
     except (ConfigError, RuleError, DiscoveryError) as error:
         raise KeyguardError(str(error)) from None
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): not an error to report
     except OSError as error:
         where = f": {error.filename}" if error.filename else ""
         raise KeyguardError(f"{error.strerror or error}{where}") from None
@@ -216,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("keyguard: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        # `keyguard scan | head`: stop quietly, and keep Python from complaining at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_FINDINGS)
     except Exception as error:
         if os.environ.get("KEYGUARD_DEBUG"):
             raise
