@@ -271,3 +271,24 @@ def test_comments_docs_trees_examples_and_manifest_links(
 )
 def test_endpoints_next_to_those_exemptions(scan_text: ScanText, path: str, code: str) -> None:
     assert ids(scan_text(path, code)) == ["KG301"]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        (
+            "_ufuncs.pyx",
+            'doc = ("References\\n"\n       "       http://www.netlib.org/cephes/\\n")',
+        ),
+        (
+            "rules.py",
+            'SOURCE = "http://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/x.html"',
+        ),
+        ("saml.xml", '<EntityDescriptor entityID="http://idp.example.com/metadata">'),
+        ("token.js", "const tokenType = 'http://auth.example.com/token-type/jwt';"),
+    ],
+)
+def test_formatted_text_reader_sites_and_identifier_names(
+    scan_text: ScanText, path: str, code: str
+) -> None:
+    assert scan_text(path, code) == []

@@ -103,6 +103,8 @@ IDENTIFIER_PATH_PREFIXES = (
     "www.mozilla.org/mpl",
 )
 IDENTIFIER_SUFFIXES = (".dtd", ".xsd", ".schema.json")
+# Sites for people to read, named so by their first label (docs.aws.amazon.com, wiki.example.org).
+READER_HOST_LABELS = frozenset({"docs", "doc", "documentation", "wiki", "help", "blog"})
 # Namespace URIs are named after the year and the vocabulary (`http://openoffice.org/2004/office`,
 # `http://purl.org/dc/elements/1.1/`) or say so in the path; API endpoints are not named that way.
 NAMESPACE_PATH = re.compile(
@@ -246,7 +248,7 @@ def is_exempt_url(url: str) -> bool:
         return True
     if "." not in host and not _is_ip(host):
         return True
-    if host in IDENTIFIER_HOSTS:
+    if host in IDENTIFIER_HOSTS or host.split(".", 1)[0] in READER_HOST_LABELS:
         return True
     rest = url.split("://", 1)[-1].lower()
     if rest.startswith(IDENTIFIER_PATH_PREFIXES):

@@ -164,7 +164,10 @@ def _inside_a_sentence(before: str) -> bool:
     if before.endswith(("'", '"', "`")):
         return False  # the URL starts a string (also an escaped one, as in notebook JSON)
     content, _ = _line_state(before[-LINE_SCAN_LIMIT:])
-    return content is not None and bool(content.strip()) and " " in content.strip()
+    if content is None or not content:
+        return False
+    # Leading white space is formatting (text assembled line by line), as in Python's rule.
+    return not content.strip() or " " in content.strip()
 
 
 def _exempt_by_name(rule: Rule, before: str) -> bool:
