@@ -290,7 +290,9 @@ def _scan_source(source: Source, plan: ScanPlan) -> FileResult:
                 rule=hit.rule,
                 location=Location(source.path, hit.line, hit.column, hit.end_line, hit.end_column),
                 secret=hit.secret,
-                line_text=index.line_text(hit.line),
+                line_text=index.excerpt(
+                    hit.line, hit.column, hit.end_column if hit.end_line == hit.line else None
+                ),
                 severity=plan.severity.get(hit.rule.id, hit.rule.severity),
             )
         )

@@ -6,6 +6,9 @@ from bisect import bisect_right
 
 __all__ = ["LineIndex"]
 
+FEW_POSITIONS = 4
+EXCERPT_WIDTH = 240  # characters of a long line kept around a finding
+
 
 class LineIndex:
     """Map byte offsets of a file to (line, column) and give back whole lines as text.
@@ -15,11 +18,16 @@ class LineIndex:
     right for latin-1 files. CRLF files keep correct numbers: only `\\n` ends a line.
     """
 
-    __slots__ = ("_data", "_line_starts")
+    __slots__ = ("_calls", "_data", "_last", "_line_starts", "_texts")
 
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._line_starts: list[int] | None = None
+        self._calls = 0
+        # (line start, offset, column) of the last answer: hits come in order, and on a long
+        # minified line each column is then decoded from the previous one, not from the start.
+        self._last = (-1, -1, 0)
+        self._texts: dict[int, str] = {}
 
     @property
     def _starts(self) -> list[int]:
@@ -40,17 +48,24 @@ class LineIndex:
     def position(self, offset: int) -> tuple[int, int]:
         """(line, column), both 1-based, of the byte at `offset`.
 
-        Until the line table exists, a position is found by counting newlines: a file with one
-        or two hits never pays for the table.
+        The first few positions are found by counting newlines, so a file with one or two hits
+        never pays for the line table; after that the table answers in log time.
         """
-        if self._line_starts is None and offset < len(self._data) // 2 + 4096:
+        self._calls += 1
+        if self._line_starts is None and self._calls <= FEW_POSITIONS:
             line_start = self._data.rfind(b"\n", 0, offset) + 1
             line = self._data.count(b"\n", 0, line_start) + 1
         else:
             index = bisect_right(self._starts, offset) - 1
             line_start, line = self._starts[index], index + 1
-        prefix = self._data[line_start:offset]
-        return line, len(prefix.decode("utf-8", "replace")) + 1
+        last_start, last_offset, last_column = self._last
+        if last_start == line_start and last_offset <= offset:
+            begin, column = last_offset, last_column
+        else:
+            begin, column = line_start, 1
+        column += len(self._data[begin:offset].decode("utf-8", "replace"))
+        self._last = (line_start, offset, column)
+        return line, column
 
     def line_bytes(self, line: int) -> bytes:
         """The raw bytes of a 1-based line, without its line ending."""
@@ -61,7 +76,21 @@ class LineIndex:
         return self._data[start:end].rstrip(b"\r")
 
     def line_text(self, line: int) -> str:
-        """A 1-based line decoded for display (undecodable bytes replaced)."""
-        if not 1 <= line <= len(self._starts):
-            return ""
-        return self.line_bytes(line).decode("utf-8", "replace")
+        """A 1-based line decoded for display (undecodable bytes replaced), decoded once."""
+        text = self._texts.get(line)
+        if text is None:
+            in_range = 1 <= line <= len(self._starts)
+            text = self.line_bytes(line).decode("utf-8", "replace") if in_range else ""
+            self._texts[line] = text
+        return text
+
+    def excerpt(self, line: int, column: int, end_column: int | None = None) -> str:
+        """The line around a span: all of it when short, a window of it on a minified line."""
+        text = self.line_text(line)
+        if len(text) <= EXCERPT_WIDTH:
+            return text
+        start = max(0, column - 1 - EXCERPT_WIDTH // 3)
+        stop = max(start + EXCERPT_WIDTH, (end_column or column) - 1 + EXCERPT_WIDTH // 3)
+        head = "…" if start else ""
+        tail = "…" if stop < len(text) else ""
+        return f"{head}{text[start:stop]}{tail}"

@@ -141,8 +141,8 @@ class Hit:
 class Match:
     """A raw hit before filtering. The only type that holds a secret; it never reaches a reporter.
 
-    `line_text` is the whole first line of the hit: the console shows it redacted, and the
-    suppression filter reads its trailing comment.
+    `line_text` is the first line of the hit (a window of it on a minified line): the console
+    shows it redacted.
     """
 
     rule: Rule

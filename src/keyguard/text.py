@@ -9,7 +9,8 @@ XML namespace, DOCTYPE, schema or JSON-LD identifier, not as a navigation link.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from keyguard.context import split_path, suffix_of
 from keyguard.filters import snake_name, trim_url
@@ -33,7 +34,10 @@ MANIFEST_LINK = re.compile(r"""["'](?:url|web)["']\s*:\s*["']?$""")
 MARKUP_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".vue", ".svelte"})
 EXAMPLE_OPEN = re.compile(rb"<(?:pre|code)\b", re.IGNORECASE)
 EXAMPLE_CLOSE = re.compile(rb"</(?:pre|code)\s*>", re.IGNORECASE)
-LINE_SCAN_LIMIT = 4096
+# How much of the line before a URL the context checks read (bytes).
+BEFORE_LIMIT = 256
+# A bound name and its `=`/`:` sit right before the value: a short tail keeps that regex linear.
+NAME_REACH = 96
 PROSE_STEMS = (
     "license",
     "licence",
@@ -48,11 +52,15 @@ CONFIG_TXT = re.compile(r"^(?:requirements|constraints)[\w.-]*\.txt$")
 COMMENT_LINE = re.compile(
     rb"^[ \t]*(?:#|//|/\*|\*(?:[ \t/]|$)|<!--|--(?:[ \t]|$)|;|rem[ \t]|\{-)", re.IGNORECASE
 )
-BLOCK_OPENERS = ((re.compile(rb"(?m)^[ \t]*/\*"), b"*/"), (re.compile(rb"<!--"), b"-->"))
+C_COMMENT_OPEN = re.compile(rb"(?m)^[ \t]*/\*")
+C_COMMENT_CLOSE = re.compile(rb"\*/")
+MARKUP_COMMENT_OPEN = re.compile(rb"<!--")
+MARKUP_COMMENT_CLOSE = re.compile(rb"-->")
 # What stands right before a URL that only names something, or is a comment or a sentence.
 NOT_AN_ENDPOINT_BEFORE = re.compile(
     r"""(?ix)
-    (?: xmlns(?::[\w.-]+)? | [\w:]*schemaLocation | rdf:(?:about|resource) | itemtype
+    (?: xmlns(?::[\w.-]+)? | (?:\b|:)(?:noNamespace)?schemaLocation
+      | rdf:(?:about|resource) | itemtype
       | ["']@(?:context|id|type|vocab)["'] | ["']\$(?:schema|id)["'] ) \s*[:=]\s*["']?[^"']*$
     | <!DOCTYPE\b.*$
     | <a\b[^>]*\bhref\s*=\s*["']?$
@@ -93,35 +101,57 @@ def secret_span(match: re.Match[bytes]) -> tuple[int, int] | None:
     return None
 
 
-def _in_block_comment(data: bytes, offset: int) -> bool:
-    for opener, closer in BLOCK_OPENERS:
-        start = -1
-        for found in opener.finditer(data, 0, offset):
-            start = found.end()
-        if start != -1 and data.find(closer, start, offset) == -1:
-            return True
-    return False
-
-
 NOTEBOOK_CELL_TYPE = re.compile(rb'"cell_type"\s*:\s*"(\w+)"')
 
 
-def _in_notebook_prose(data: bytes, offset: int) -> bool:
-    """Markdown and raw cells of a Jupyter notebook are prose, like a .md file."""
-    cell_type = b""
-    for found in NOTEBOOK_CELL_TYPE.finditer(data, 0, offset):
-        cell_type = found.group(1)
-    return cell_type in (b"markdown", b"raw")
+class Regions:
+    """Spans of one file that hold no endpoint: block comments, `<pre>`/`<code>` examples,
+    notebook markdown cells. Each kind is found once per file, on first need, then looked up
+    by bisection: a minified bundle with thousands of URLs must not rescan itself per hit.
+    """
+
+    __slots__ = ("_data", "_spans")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._spans: dict[str, tuple[list[int], list[int]]] = {}
+
+    def inside(self, kind: str, offset: int) -> bool:
+        spans = self._spans.get(kind)
+        if spans is None:
+            found = sorted(SPAN_FINDERS[kind](self._data))
+            spans = self._spans[kind] = ([s for s, _ in found], [e for _, e in found])
+        starts, ends = spans
+        index = bisect_right(starts, offset) - 1
+        return index >= 0 and offset < ends[index]
 
 
-def _in_example_markup(data: bytes, offset: int) -> bool:
-    """Inside `<pre>` or `<code>`: a snippet shown to readers, not markup the page loads."""
-    opened = closed = -1
-    for found in EXAMPLE_OPEN.finditer(data, 0, offset):
-        opened = found.start()
-    for found in EXAMPLE_CLOSE.finditer(data, max(opened, 0), offset):
-        closed = found.start()
-    return opened != -1 and closed == -1
+def _paired_spans(
+    data: bytes, opener: re.Pattern[bytes], closer: re.Pattern[bytes]
+) -> Iterator[tuple[int, int]]:
+    """From each opener to the first closer after it (or the end); openers inside are skipped."""
+    position = 0
+    while (opened := opener.search(data, position)) is not None:
+        closed = closer.search(data, opened.end())
+        end = closed.end() if closed else len(data)
+        yield opened.start(), end
+        position = end
+
+
+def _notebook_prose_spans(data: bytes) -> Iterator[tuple[int, int]]:
+    cells = list(NOTEBOOK_CELL_TYPE.finditer(data))
+    for number, cell in enumerate(cells):
+        if cell.group(1) in (b"markdown", b"raw"):
+            end = cells[number + 1].start() if number + 1 < len(cells) else len(data)
+            yield cell.start(), end
+
+
+SPAN_FINDERS: dict[str, Callable[[bytes], Iterable[tuple[int, int]]]] = {
+    "c-comment": lambda data: _paired_spans(data, C_COMMENT_OPEN, C_COMMENT_CLOSE),
+    "markup-comment": lambda data: _paired_spans(data, MARKUP_COMMENT_OPEN, MARKUP_COMMENT_CLOSE),
+    "example": lambda data: _paired_spans(data, EXAMPLE_OPEN, EXAMPLE_CLOSE),
+    "notebook-prose": _notebook_prose_spans,
+}
 
 
 def _line_state(before: str) -> tuple[str | None, bool]:
@@ -163,7 +193,7 @@ def _inside_a_sentence(before: str) -> bool:
     """
     if before.endswith(("'", '"', "`")):
         return False  # the URL starts a string (also an escaped one, as in notebook JSON)
-    content, _ = _line_state(before[-LINE_SCAN_LIMIT:])
+    content, _ = _line_state(before)
     if content is None or not content:
         return False
     # Leading white space is formatting (text assembled line by line), as in Python's rule.
@@ -173,16 +203,30 @@ def _inside_a_sentence(before: str) -> bool:
 def _exempt_by_name(rule: Rule, before: str) -> bool:
     if rule.exempt_names is None:
         return False
-    bound = BOUND_NAME.search(before)
+    bound = BOUND_NAME.search(before[-NAME_REACH:])
     return bound is not None and bool(rule.exempt_names.search(snake_name(bound.group(1))))
 
 
-def is_endpoint_context(data: bytes, start: int, path: str = "", rule: Rule | None = None) -> bool:
-    """Cheap checks that an http:// hit at byte `start` is used, not mentioned."""
-    before_bytes = data[data.rfind(b"\n", 0, start) + 1 : start]
-    if COMMENT_LINE.match(before_bytes):
+def is_endpoint_context(
+    data: bytes,
+    start: int,
+    path: str = "",
+    rule: Rule | None = None,
+    regions: Regions | None = None,
+) -> bool:
+    """Cheap checks that an http:// hit at byte `start` is used, not mentioned.
+
+    Only the BEFORE_LIMIT bytes before the hit are read, so the cost per hit stays flat on a
+    megabyte-long minified line.
+    """
+    regions = regions or Regions(data)
+    window = max(0, start - BEFORE_LIMIT)
+    newline = data.rfind(b"\n", window, start)
+    before_bytes = data[newline + 1 if newline != -1 else window : start]
+    at_line_start = newline != -1 or window == 0
+    if at_line_start and COMMENT_LINE.match(before_bytes):
         return False
-    if path.endswith(".ipynb") and _in_notebook_prose(data, start):
+    if path.endswith(".ipynb") and regions.inside("notebook-prose", start):
         return False
     before = before_bytes.decode("utf-8", "replace")
     if NOT_AN_ENDPOINT_BEFORE.search(before):
@@ -190,16 +234,18 @@ def is_endpoint_context(data: bytes, start: int, path: str = "", rule: Rule | No
     prose = PROSE_BEFORE.search(before)
     if prose and prose.group(1).lower() not in COMMAND_WORDS:
         return False
-    if _inside_a_sentence(before) or _line_state(before[-LINE_SCAN_LIMIT:])[1]:
+    if _inside_a_sentence(before) or _line_state(before)[1]:
         return False
     name = split_path(path.lower())[1]
     if name in MANIFESTS and MANIFEST_LINK.search(before):
         return False
-    if suffix_of(name) in MARKUP_SUFFIXES and _in_example_markup(data, start):
+    if suffix_of(name) in MARKUP_SUFFIXES and regions.inside("example", start):
         return False
     if rule is not None and _exempt_by_name(rule, before):
         return False
-    return not ((b"/*" in data or b"<!--" in data) and _in_block_comment(data, start))
+    if regions.inside("c-comment", start):
+        return False
+    return not regions.inside("markup-comment", start)
 
 
 # A match must start at most REACH_BEFORE bytes before one of its rule's keywords and end at most
@@ -238,19 +284,20 @@ def scan_text(
     hits: list[Hit] = []
     lowered = data.lower() if lowered is None else lowered
     endpoint_file = not is_prose_file(path)
+    regions = Regions(data)
     for rule in rules:
         if rule.pattern is None or (rule.kind == "endpoint" and not endpoint_file):
             continue
         for window_start, window_end in keyword_windows(lowered, rule.keywords):
             for match in rule.pattern.finditer(data, window_start, window_end):
-                hit = _hit(rule, match, data, index, path)
+                hit = _hit(rule, match, data, index, path, regions)
                 if hit is not None:
                     hits.append(hit)
     return hits
 
 
 def _hit(
-    rule: Rule, match: re.Match[bytes], data: bytes, index: LineIndex, path: str
+    rule: Rule, match: re.Match[bytes], data: bytes, index: LineIndex, path: str, regions: Regions
 ) -> Hit | None:
     span = secret_span(match)
     if span is None:
@@ -260,7 +307,7 @@ def _hit(
     if rule.kind == "endpoint":
         raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
         end = start + len(raw)
-        if not is_endpoint_context(data, start, path, rule):
+        if not is_endpoint_context(data, start, path, rule, regions):
             return None
     line, column = index.position(start)
     end_line, end_column = index.position(end)
