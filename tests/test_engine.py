@@ -200,3 +200,29 @@ def test_libcst_is_imported_only_for_files_with_a_candidate(tmp_path: Path) -> N
     (tmp_path / "split.py").write_text(f'KEY = "sk_live_" "{fake("{{alnum:24}}")}"\n')
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "True"]
+
+
+def test_a_crash_on_one_file_is_a_warning_and_marks_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyguard import engine
+    from keyguard.report.sarif import to_sarif
+
+    key = fake("sk_live_{{alnum:24}}")
+    (tmp_path / "boom.env").write_text(f"KEY={key}\n")
+    (tmp_path / "ok.env").write_text(f"KEY={key}\n")
+    real = engine._scan_source
+
+    def explode(source: engine.Source, plan: engine.ScanPlan) -> engine.FileResult:
+        if source.path == "boom.env":
+            raise ValueError(f"bug while looking at {key}")
+        return real(source, plan)
+
+    monkeypatch.setattr(engine, "_scan_source", explode)
+    result = scan([tmp_path], Config(root=tmp_path), jobs=1, display_root=tmp_path)
+    assert [f.location.path for f in result.findings] == ["ok.env"]
+    [skipped] = result.skipped
+    assert skipped.internal_error and skipped.level == "warning"
+    assert key not in skipped.reason
+    invocation = to_sarif(result)["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False

@@ -29,6 +29,7 @@ from keyguard.filters import (
 )
 from keyguard.lines import LineIndex
 from keyguard.models import (
+    INTERNAL_ERROR,
     Finding,
     Hit,
     Location,
@@ -264,7 +265,8 @@ def scan_source(source: Source, plan: ScanPlan) -> FileResult:
         return _scan_source(source, plan)
     except Exception as error:
         log.debug("internal error scanning %s", source.path, exc_info=True)
-        reason = f"internal error: {type(error).__name__}: {error}"
+        # The exception's text could quote file content (a secret): name its type only.
+        reason = f"{INTERNAL_ERROR}{type(error).__name__} (a keyguard bug: please report it)"
         return FileResult(skipped=Skipped(source.path, reason, "warning"))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "INTERNAL_ERROR",
     "AppliesTo",
     "Example",
     "Finding",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 AppliesTo = Literal["any", "client", "server"]
+INTERNAL_ERROR = "internal error: "  # the reason prefix of a file the engine failed on
 MatchKind = Literal["secret", "endpoint"]
 
 
@@ -120,6 +122,11 @@ class Skipped:
     path: str
     reason: str
     level: Literal["note", "warning"] = "note"
+
+    @property
+    def internal_error(self) -> bool:
+        """keyguard itself failed on this file (a bug): the run did not fully succeed."""
+        return self.reason.startswith(INTERNAL_ERROR)
 
 
 @dataclass(frozen=True, slots=True)

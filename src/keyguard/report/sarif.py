@@ -198,7 +198,7 @@ def to_sarif(result: ScanResult, *, root: PurePath | None = None) -> dict[str, A
         column_kind="unicodeCodePoints",
         invocations=[
             om.Invocation(
-                execution_successful=True,
+                execution_successful=not any(skip.internal_error for skip in result.skipped),
                 tool_execution_notifications=_notifications(result.skipped),
             )
         ],
