@@ -292,3 +292,20 @@ def test_formatted_text_reader_sites_and_identifier_names(
     scan_text: ScanText, path: str, code: str
 ) -> None:
     assert scan_text(path, code) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "client"),
+    [
+        ("app/src/main/AndroidManifest.xml", True),
+        ("app/src/main/res/values/strings.xml", True),
+        ("ios/Acme/Info.plist", True),
+        ("ios/Config/Release.xcconfig", True),
+        ("deploy/launchd/com.acme.worker.plist", False),
+        ("config/log4j2.xml", False),
+        ("pom.xml", False),
+    ],
+)
+def test_files_that_ship_inside_a_mobile_app(scan_text: ScanText, path: str, client: bool) -> None:
+    found = scan_text(path, '<string name="key">sk_live_{{alnum:24}}</string>')
+    assert sorted(f.rule.id for f in found) == (["KG101", "KG201"] if client else ["KG101"])

@@ -47,6 +47,8 @@ TEST_FILE = re.compile(
     r"^(?:test_.*\.py|.*_test\.(?:py|go|rb|exs?|dart)|conftest\.py"
     r"|.*\.(?:test|spec|e2e)\.[cm]?[jt]sx?|.*_spec\.rb|.*Tests?\.(?:java|kt|swift|cs|php|scala))$"
 )
+ANDROID_RESOURCES = re.compile(r"(?:^|/)res/(?:values[\w-]*|xml|raw)/")
+GRADLE_APP_VALUES = re.compile(rb"\b(?:buildConfigField|resValue|manifestPlaceholders)\b")
 ANDROID_IMPORT = re.compile(rb"^\s*import\s+(?:android|androidx)\.", re.MULTILINE)
 
 
@@ -101,7 +103,23 @@ def is_client_side(path: str, data: bytes, overrides: ContextRules | None = None
         return not CLIENT_DIRS.isdisjoint(directories) or bool(CLIENT_MARKERS.search(data))
     if suffix in ANDROID_SUFFIXES:
         return bool(ANDROID_IMPORT.search(data))
-    return suffix in (".m", ".mm")
+    return suffix in (".m", ".mm") or _ships_in_an_app(lowered, name, suffix, data)
+
+
+def _ships_in_an_app(path: str, name: str, suffix: str, data: bytes) -> bool:
+    """Files compiled into a mobile app's package, readable by anyone who unpacks it.
+
+    Android's manifest and resources (`<meta-data android:value=…>`, `res/values/*.xml`),
+    Gradle `buildConfigField` / `resValue` (they become BuildConfig constants and resources),
+    and iOS property lists and build settings (`Info.plist`, `*.xcconfig`).
+    """
+    if name == "androidmanifest.xml" or suffix == ".xcconfig":
+        return True
+    if suffix == ".xml":
+        return ANDROID_RESOURCES.search(path) is not None
+    if name.endswith((".gradle", ".gradle.kts")):
+        return GRADLE_APP_VALUES.search(data) is not None
+    return name.endswith("info.plist")  # Info.plist, GoogleService-Info.plist
 
 
 def is_test_path(path: str) -> bool:
