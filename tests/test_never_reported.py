@@ -309,3 +309,27 @@ def test_formatted_text_reader_sites_and_identifier_names(
 def test_files_that_ship_inside_a_mobile_app(scan_text: ScanText, path: str, client: bool) -> None:
     found = scan_text(path, '<string name="key">sk_live_{{alnum:24}}</string>')
     assert sorted(f.rule.id for f in found) == (["KG101", "KG201"] if client else ["KG101"])
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "expected"),
+    [
+        (".env", "REACT_APP_STRIPE_KEY=sk_live_{{alnum:24}}", ["KG101", "KG201"]),
+        (".env.production", "VITE_PAYMENTS_SECRET=sk_test_{{alnum:24}}", ["KG102", "KG201"]),
+        (".env", "NEXT_PUBLIC_OAUTH_CLIENT_SECRET={{alnum:40}}", ["KG201", "KG202"]),
+        (
+            "docker-compose.yml",
+            "    environment:\n      EXPO_PUBLIC_KEY: rk_live_{{alnum:24}}",
+            ["KG103", "KG201"],
+        ),
+        (
+            ".env",
+            "STRIPE_SECRET_KEY=sk_live_{{alnum:24}}\nREACT_APP_API=https://api.example.com",
+            ["KG101"],
+        ),
+    ],
+)
+def test_public_build_variables_reach_the_browser(
+    scan_text: ScanText, path: str, code: str, expected: list[str]
+) -> None:
+    assert ids(scan_text(path, code)) == expected

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pathspec
 
-__all__ = ["ContextRules", "is_client_side", "is_test_path", "split_path", "suffix_of"]
+__all__ = [
+    "PUBLIC_BUILD_VARIABLE",
+    "ContextRules",
+    "is_client_side",
+    "is_test_path",
+    "may_assign_build_variables",
+    "public_build_assignment",
+    "split_path",
+    "suffix_of",
+]
 
 CLIENT_SUFFIXES = frozenset({".html", ".htm", ".vue", ".svelte", ".jsx", ".tsx", ".swift", ".dart"})
 SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"})
@@ -46,6 +55,18 @@ TEST_DIRS = frozenset(
 TEST_FILE = re.compile(
     r"^(?:test_.*\.py|.*_test\.(?:py|go|rb|exs?|dart)|conftest\.py"
     r"|.*\.(?:test|spec|e2e)\.[cm]?[jt]sx?|.*_spec\.rb|.*Tests?\.(?:java|kt|swift|cs|php|scala))$"
+)
+# Front-end build tools copy variables with these prefixes into the browser bundle
+# (Create React App, Next.js, Vite, Vue CLI, Expo, Gatsby, Nuxt, SvelteKit): a secret assigned
+# to one is client-side wherever the assignment is written (.env, compose files, Dockerfiles).
+PUBLIC_PREFIXES = (
+    r"(?:REACT_APP_|NEXT_PUBLIC_|VITE_|VUE_APP_|EXPO_PUBLIC_|GATSBY_|NUXT_PUBLIC_|PUBLIC_)"
+)
+PUBLIC_BUILD_VARIABLE = re.compile(
+    rb"(?m)^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\"']?" + PUBLIC_PREFIXES.encode() + rb"\w*"
+)
+PUBLIC_ASSIGNMENT = re.compile(
+    r"^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\"']?" + PUBLIC_PREFIXES + r"\w*[\"']?[ \t]*[=:]"
 )
 ANDROID_RESOURCES = re.compile(r"(?:^|/)res/(?:values[\w-]*|xml|raw)/")
 GRADLE_APP_VALUES = re.compile(rb"\b(?:buildConfigField|resValue|manifestPlaceholders)\b")
@@ -132,3 +153,22 @@ def is_test_path(path: str) -> bool:
     return not TEST_DIRS.isdisjoint(part.lower() for part in directories) or bool(
         TEST_FILE.match(name)
     )
+
+
+ENV_FILE_SUFFIXES = frozenset({".yml", ".yaml", ".sh", ".bash", ".toml", ".ini", ".cfg", ".json"})
+
+
+def may_assign_build_variables(path: str) -> bool:
+    """Where build-time variables are set: .env files, compose/CI YAML, Dockerfiles, scripts."""
+    name = split_path(path.lower())[1]
+    return (
+        name.startswith(".env")
+        or name.endswith(".env")
+        or name.startswith("dockerfile")
+        or suffix_of(name) in ENV_FILE_SUFFIXES
+    )
+
+
+def public_build_assignment(line: str) -> bool:
+    """`REACT_APP_STRIPE_KEY=…`, `  VITE_SECRET: …`: a value that the bundler makes public."""
+    return PUBLIC_ASSIGNMENT.match(line) is not None

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyguard.config import Config, ConfigError
-from keyguard.context import ContextRules, is_client_side, is_test_path, suffix_of
+from keyguard.context import (
+    PUBLIC_BUILD_VARIABLE,
+    ContextRules,
+    is_client_side,
+    is_test_path,
+    may_assign_build_variables,
+    public_build_assignment,
+    suffix_of,
+)
 from keyguard.discover import Pending, discover, read_file
 from keyguard.filters import (
     is_exempt_url,
@@ -172,19 +180,29 @@ def normalise(data: bytes) -> bytes:
     return data
 
 
-def _candidate_rules(data: bytes, lowered: bytes, plan: ScanPlan, path: str) -> list[Rule]:
-    """Rules whose keyword occurs (case-insensitively) and whose context fits the file."""
+def _candidate_rules(
+    data: bytes, lowered: bytes, plan: ScanPlan, path: str
+) -> tuple[list[Rule], bool]:
+    """Rules whose keyword occurs (case-insensitively) and whose context fits the file.
+
+    The flag says that client rules were kept for a server file only because it assigns public
+    build variables (`REACT_APP_…=`): their hits then count on those lines alone.
+    """
     present = plan.present_keywords(lowered)
     if not present:
-        return []
+        return [], False
     rules = [rule for rule in plan.rules if not present.isdisjoint(rule.keywords)]
     if any(rule.code_only for rule in rules) and is_test_path(path):
         rules = [rule for rule in rules if not rule.code_only]
+    public_only = False
     if any(rule.applies_to != "any" for rule in rules):
         client = is_client_side(path, data, plan.context)
-        wanted = "client" if client else "server"
-        rules = [rule for rule in rules if rule.applies_to in ("any", wanted)]
-    return rules
+        wanted = {"any", "client" if client else "server"}
+        if not client and may_assign_build_variables(path) and PUBLIC_BUILD_VARIABLE.search(data):
+            wanted.add("client")
+            public_only = True
+        rules = [rule for rule in rules if rule.applies_to in wanted]
+    return rules, public_only
 
 
 def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
@@ -273,11 +291,17 @@ def scan_source(source: Source, plan: ScanPlan) -> FileResult:
 def _scan_source(source: Source, plan: ScanPlan) -> FileResult:
     data = normalise(source.data)
     lowered = data.lower()
-    rules = _candidate_rules(data, lowered, plan, source.path)
+    rules, public_only = _candidate_rules(data, lowered, plan, source.path)
     if not rules:
         return FileResult()
     index = LineIndex(data)
     hits = _hits(data, lowered, rules, source.path, index)
+    if public_only:
+        hits = [
+            hit
+            for hit in hits
+            if hit.rule.applies_to != "client" or public_build_assignment(index.line_text(hit.line))
+        ]
     if not hits:
         return FileResult()
     matches = []
