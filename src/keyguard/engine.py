@@ -77,8 +77,8 @@ class ScanPlan:
     allowlist: tuple[re.Pattern[str], ...] = ()
     context: ContextRules = field(default_factory=ContextRules)
     show_secrets: bool = False
-    # Derived once from `rules` (see `anchor_groups`); not meant to be passed in.
-    anchors: tuple[tuple[bytes, tuple[bytes, ...]], ...] = ()
+    # Derived from `rules` (see `anchor_groups`), never passed in.
+    anchors: tuple[tuple[bytes, tuple[bytes, ...]], ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         keywords = {keyword for rule in self.rules for keyword in rule.keywords}
@@ -221,24 +221,26 @@ def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
     return False
 
 
+def _is_plain_key_rule(rule: Rule) -> bool:
+    """A rule whose whole match the text regex finds exactly where the syntax tree would."""
+    return rule.kind == "secret" and rule.assigned_to is None
+
+
 def _python_needs_parse(
     data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
 ) -> bool:
     """Cheap text checks that decide whether parsing could add a finding for `rules`.
 
-    A file is parsed only when a hit survives what text alone can settle: a key prefix split
-    off a string literal, a client-secret assignment whose value is not a placeholder, or an
-    http:// URL that starts a string literal and names a non-exempt host.
+    A file is parsed only when a hit survives what text alone can settle: a client-secret
+    assignment whose value is not a placeholder, or an http:// URL that starts a string literal
+    and names a non-exempt host.
     """
-    plain = [rule for rule in rules if rule.kind == "secret" and rule.assigned_to is None]
-    if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
-        return True
     for hit in scan_text(data, rules, path, index, lowered):
         if hit.rule.kind == "endpoint":
             before = index.line_text(hit.line)[: hit.column - 1]
             if before.endswith(QUOTES) and not is_exempt_url(hit.secret):
                 return True
-        elif hit.rule not in plain and not is_placeholder_value(hit.secret):
+        elif not is_placeholder_value(hit.secret):
             return True
     return False
 
@@ -254,11 +256,18 @@ def _python_hits(
     that is not a docstring?) and client secrets (what name is the literal bound to?) need the
     parsers: `ast` for the first, libcst for the second, and only after the text check.
     """
-    plain = [rule for rule in rules if rule.kind == "secret" and rule.assigned_to is None]
-    split = any(_split_key_prefix(lowered, rule.keywords) for rule in plain)
-    parsed_rules = list(rules) if split else [rule for rule in rules if rule not in plain]
-    hits = [] if split else scan_text(data, plain, path, index, lowered)
-    if parsed_rules and _python_needs_parse(data, lowered, parsed_rules, path, index):
+    plain = [rule for rule in rules if _is_plain_key_rule(rule)]
+    if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
+        hits: list[Hit] = []
+        parsed_rules = list(rules)
+        needs_parse = True
+    else:
+        hits = scan_text(data, plain, path, index, lowered)
+        parsed_rules = [rule for rule in rules if not _is_plain_key_rule(rule)]
+        needs_parse = bool(parsed_rules) and _python_needs_parse(
+            data, lowered, parsed_rules, path, index
+        )
+    if needs_parse:
         from keyguard.python import scan_python
 
         parsed = scan_python(data, parsed_rules)
