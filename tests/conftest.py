@@ -9,10 +9,24 @@ import pytest
 
 from keyguard.engine import ScanPlan, scan_bytes
 from keyguard.models import Finding, Rule
+from keyguard.prefilter import hyperscan_available
 from keyguard.ruleset import builtin_rules, expand_fakes
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+# Both prefilter backends must give the same findings: tests that scan run under each.
+PREFILTERS = [
+    pytest.param("stdlib", id="stdlib"),
+    pytest.param(
+        "hyperscan",
+        id="hyperscan",
+        marks=pytest.mark.skipif(
+            not hyperscan_available(), reason="the hyperscan wheel is not installed or not usable"
+        ),
+    ),
+]
 
 
 def fake(template: str) -> str:

@@ -16,7 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
+from keyguard.prefilter import Backend
 from keyguard.ruleset import builtin_rules, expand_fakes
+from tests.conftest import PREFILTERS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,12 +92,12 @@ def materialise(source: Path, target: Path, files: Iterable[str], *, expand: boo
         destination.write_bytes(data)
 
 
-def run_engine(root: Path) -> set[Expected]:
+def run_engine(root: Path, prefilter: Backend | None = None) -> set[Expected]:
     """Scan `root` with the real engine and default configuration, as a user would."""
     from keyguard.config import Config
     from keyguard.engine import scan
 
-    result = scan([root], Config(root=root), jobs=1, display_root=root)
+    result = scan([root], Config(root=root), jobs=1, display_root=root, prefilter=prefilter)
     return {(f.location.path, f.rule.id, f.location.line) for f in result.findings}
 
 
@@ -195,12 +199,13 @@ def test_corpus_holds_no_key_shaped_literal() -> None:
 # --- The engine against the labels --------------------------------------------------------
 
 
-def test_corpus_precision_and_recall(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefilter", PREFILTERS)
+def test_corpus_precision_and_recall(tmp_path: Path, prefilter: Backend) -> None:
     labels = load_labels(MANIFEST)
     root = tmp_path / "corpus"
     root.mkdir()
     materialise(CORPUS, root, fixture_files(CORPUS, NOT_FIXTURES), expand=True)
-    found = run_engine(root)
+    found = run_engine(root, prefilter)
     report = compare(f"corpus (seed {SEED})", root, found, labels.expected)
     print(report)
     assert found == labels.expected, report

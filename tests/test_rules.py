@@ -8,8 +8,10 @@ import pytest
 
 from keyguard.engine import ScanPlan, scan_bytes
 from keyguard.models import Rule
+from keyguard.prefilter import Backend
 from keyguard.ruleset import RuleError, builtin_rules, expand_fakes, parse_rules
 from keyguard.selfcheck import check_rule
+from tests.conftest import PREFILTERS
 
 RULES = builtin_rules()
 MIN_EXAMPLES = 5
@@ -34,9 +36,10 @@ def test_rule_has_enough_examples_and_docs(rule: Rule) -> None:
     assert rule.description and rule.remediation and rule.summary
 
 
+@pytest.mark.parametrize("prefilter", PREFILTERS)
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
-def test_rule_examples(rule: Rule) -> None:
-    failures = check_rule(rule)
+def test_rule_examples(rule: Rule, prefilter: Backend) -> None:
+    failures = check_rule(rule, prefilter)
     assert not failures, "\n".join(failure.describe() for failure in failures)
 
 

@@ -14,7 +14,7 @@ import re
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,7 @@ from keyguard.models import (
     Skipped,
     Source,
 )
+from keyguard.prefilter import Backend, StdlibPrefilter, backend_from_env, prefilter_for
 from keyguard.redact import fingerprint, redact, redact_text
 from keyguard.ruleset import RuleError, builtin_rules, load_rule_file
 from keyguard.text import scan_text
@@ -70,49 +71,35 @@ IDENTIFIER_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
 
 @dataclass(frozen=True, slots=True)
 class ScanPlan:
-    """Everything scanning one file needs; small and picklable, sent once to each worker."""
+    """Everything scanning one file needs; small and picklable, sent once to each worker.
+
+    `prefilter` names the backend (see `prefilter.py`): `scan()` picks `auto` (Hyperscan when it
+    loads) for large scans and keeps the stdlib one for a handful of files, where importing
+    Hyperscan would cost more than it saves. Either way the findings are the same.
+    """
 
     rules: tuple[Rule, ...]
     severity: dict[str, Severity] = field(default_factory=dict)
     allowlist: tuple[re.Pattern[str], ...] = ()
     context: ContextRules = field(default_factory=ContextRules)
     show_secrets: bool = False
-    # Derived from `rules` (see `anchor_groups`), never passed in.
-    anchors: tuple[tuple[bytes, tuple[bytes, ...]], ...] = field(init=False, default=())
+    prefilter: Backend = "stdlib"
+    # Derived from `rules`, never passed in.
+    keywords: tuple[bytes, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
-        keywords = {keyword for rule in self.rules for keyword in rule.keywords}
-        object.__setattr__(self, "anchors", anchor_groups(keywords))
+        keywords = {keyword.lower() for rule in self.rules for keyword in rule.keywords}
+        object.__setattr__(self, "keywords", tuple(sorted(keywords)))
 
-    def present_keywords(self, lowered: bytes) -> set[bytes]:
-        """The keywords in `lowered`: one pass per anchor, more only where an anchor occurs."""
-        present: set[bytes] = set()
-        for anchor, members in self.anchors:
-            if anchor in lowered:
-                present.update(member for member in members if member in lowered)
-        return present
-
-
-ANCHOR_MIN = 3
-
-
-def anchor_groups(keywords: Iterable[bytes]) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
-    """Group keywords under a shared prefix (`sk_live_`, `sk_test_` under `sk_`).
-
-    Every file is searched for every anchor, so fewer anchors mean fewer passes over all the
-    bytes of a tree; a group's members are searched only in files where the anchor occurs.
-    """
-    groups: dict[bytes, list[bytes]] = {}
-    for keyword in sorted(set(keywords)):
-        groups.setdefault(keyword[:ANCHOR_MIN], []).append(keyword)
-    anchors: list[tuple[bytes, tuple[bytes, ...]]] = []
-    for members in groups.values():
-        anchor = members[0]
-        for member in members[1:]:
-            while not member.startswith(anchor):
-                anchor = anchor[:-1]
-        anchors.append((anchor, tuple(members)))
-    return tuple(anchors)
+    def present_keywords(self, data: bytes) -> tuple[frozenset[bytes], bytes]:
+        """The keywords in `data`, and `data` lowercased when any occurs (else empty)."""
+        prefilter = prefilter_for(self.keywords, self.prefilter)
+        if isinstance(prefilter, StdlibPrefilter):
+            lowered = data.lower()
+            present = prefilter.present_in_lowered(lowered)
+            return present, lowered if present else b""
+        present = prefilter.present(data)
+        return present, data.lower() if present else b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,17 +167,16 @@ def normalise(data: bytes) -> bytes:
     return data
 
 
-def _candidate_rules(
-    data: bytes, lowered: bytes, plan: ScanPlan, path: str
-) -> tuple[list[Rule], bool]:
+def _candidate_rules(data: bytes, plan: ScanPlan, path: str) -> tuple[list[Rule], bool, bytes]:
     """Rules whose keyword occurs (case-insensitively) and whose context fits the file.
 
     The flag says that client rules were kept for a server file only because it assigns public
-    build variables (`REACT_APP_…=`): their hits then count on those lines alone.
+    build variables (`REACT_APP_…=`): their hits then count on those lines alone. The bytes are
+    the file lowercased, computed only for a file with a candidate.
     """
-    present = plan.present_keywords(lowered)
+    present, lowered = plan.present_keywords(data)
     if not present:
-        return [], False
+        return [], False, b""
     rules = [rule for rule in plan.rules if not present.isdisjoint(rule.keywords)]
     if any(rule.code_only for rule in rules) and is_test_path(path):
         rules = [rule for rule in rules if not rule.code_only]
@@ -202,7 +188,7 @@ def _candidate_rules(
             wanted.add("client")
             public_only = True
         rules = [rule for rule in rules if rule.applies_to in wanted]
-    return rules, public_only
+    return rules, public_only, lowered
 
 
 def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
@@ -299,8 +285,7 @@ def scan_source(source: Source, plan: ScanPlan) -> FileResult:
 
 def _scan_source(source: Source, plan: ScanPlan) -> FileResult:
     data = normalise(source.data)
-    lowered = data.lower()
-    rules, public_only = _candidate_rules(data, lowered, plan, source.path)
+    rules, public_only, lowered = _candidate_rules(data, plan, source.path)
     if not rules:
         return FileResult()
     index = LineIndex(data)
@@ -455,8 +440,12 @@ def scan(
     display_root: Path | None = None,
     show_secrets: bool = False,
     rules: Sequence[Rule] | None = None,
+    prefilter: Backend | None = None,
 ) -> ScanResult:
     """Discover, scan and filter; the result is sorted and ready for any reporter.
+
+    `prefilter` forces a backend (tests); by default Hyperscan serves large scans and the stdlib
+    a handful of files, unless `KEYGUARD_PREFILTER` says otherwise.
 
     The main process only walks the tree; reading and scanning happen where the work runs, in
     process for a handful of files (pre-commit) and in a pool of `jobs` workers otherwise.
@@ -483,6 +472,10 @@ def scan(
         if len(first) > IN_PROCESS_MAX_FILES:
             break
     results: Iterable[FileResult | None]
+    large = len(first) > IN_PROCESS_MAX_FILES  # worth importing Hyperscan for
+    backend = prefilter or backend_from_env("auto" if large else "stdlib")
+    if backend != plan.prefilter:
+        plan = replace(plan, prefilter=backend)
     if jobs == 1 or len(first) <= IN_PROCESS_MAX_FILES:
         results = (read_and_scan(item, plan, limit) for item in _chain(first, stream))
     else:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from keyguard.engine import ScanPlan, scan_bytes
 from keyguard.models import Example, Rule
+from keyguard.prefilter import Backend
 from keyguard.ruleset import expand_fakes
 
 __all__ = ["ExampleFailure", "check_rule", "check_rules"]
@@ -25,9 +26,9 @@ class ExampleFailure:
         return f"{self.rule_id}: {what} in {self.example.path}: {self.example.code!r}"
 
 
-def check_rule(rule: Rule) -> list[ExampleFailure]:
+def check_rule(rule: Rule, prefilter: Backend = "stdlib") -> list[ExampleFailure]:
     """Scan each example with this rule alone; the rule must fire on exactly the positives."""
-    plan = ScanPlan(rules=(rule,))
+    plan = ScanPlan(rules=(rule,), prefilter=prefilter)
     failures: list[ExampleFailure] = []
     for expected, examples in ((True, rule.true_positives), (False, rule.false_positives)):
         for example in examples:
