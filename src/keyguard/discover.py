@@ -224,31 +224,40 @@ class _Walker:
         if isinstance(first, Skipped):
             yield first
             return
+        # Every file of a tree passes through this loop in the main process, which also feeds
+        # the pool: keep the common case (a plain file, nothing to filter) to a few C calls.
+        filtered = self.exclude is not None or self.include is not None
         stack = [first]
         while stack:
             frame = stack[-1]
-            entry = next(frame.entries, None)
-            if entry is None:
+            for entry in frame.entries:
+                name = entry.name
+                if name == GIT_DIR:
+                    continue  # git's own data (a directory, or a worktree's `.git` file)
+                child = f"{frame.display}/{name}" if frame.display else name
+                layers = frame.layers
+                try:
+                    if entry.is_symlink():
+                        if not self._ignored(entry.path, layers, is_dir=False):
+                            links.append((entry, child, root))
+                    elif entry.is_dir(follow_symlinks=False):
+                        if not self._ignored(entry.path, layers, is_dir=True):
+                            entered = self._enter(entry.path, child, layers)
+                            if isinstance(entered, Skipped):
+                                yield entered
+                            else:
+                                stack.append(entered)
+                                break  # descend now; this frame's iterator resumes later
+                    elif not (
+                        (filtered or layers) and self._ignored(entry.path, layers, is_dir=False)
+                    ):
+                        result = self._file(entry, child)
+                        if result is not None:
+                            yield result
+                except OSError as error:
+                    yield Skipped(child, f"unreadable: {error.strerror or error}", "warning")
+            else:
                 stack.pop()
-                continue
-            if entry.name == GIT_DIR:
-                continue  # git's own data (a directory, or a worktree's `.git` file): not code
-            child = _join(frame.display, entry.name)
-            try:
-                if entry.is_symlink():
-                    if not self._ignored(entry.path, frame.layers, is_dir=False):
-                        links.append((entry, child, root))
-                elif entry.is_dir(follow_symlinks=False):
-                    if not self._ignored(entry.path, frame.layers, is_dir=True):
-                        entered = self._enter(entry.path, child, frame.layers)
-                        if isinstance(entered, Skipped):
-                            yield entered
-                        else:
-                            stack.append(entered)
-                elif not self._ignored(entry.path, frame.layers, is_dir=False):
-                    yield from self._file(entry, child)
-            except OSError as error:
-                yield Skipped(child, f"unreadable: {error.strerror or error}", "warning")
         for entry, child, tree in links:
             yield from self._link(entry, child, tree)
 
@@ -354,16 +363,16 @@ class _Walker:
         self.seen.add(key)
         return True
 
-    def _file(self, entry: os.DirEntry[str], display: str) -> Iterator[Result]:
+    def _file(self, entry: os.DirEntry[str], display: str) -> Result | None:
+        path = entry.path
         if not entry.is_file(follow_symlinks=False):
-            if self._first(entry.path):
-                yield Skipped(display, "not a regular file")
-            return
-        if self._first(entry.path):
-            # A worker that reads the file checks its size then: no stat here (`read_file`).
-            size = -1 if self.defer_reads else entry.stat(follow_symlinks=False).st_size
-            if (result := self._read(entry.path, display, size)) is not None:
-                yield result
+            return Skipped(display, "not a regular file") if self._first(path) else None
+        if path in self.seen:
+            return None
+        self.seen.add(path)
+        if self.defer_reads:
+            return Pending(path, display, -1)  # the worker checks the size (`read_file`)
+        return self._read(path, display, entry.stat(follow_symlinks=False).st_size)
 
     def _link(self, entry: os.DirEntry[str], display: str, tree: str) -> Iterator[Result]:
         """Scan a symlinked file whose target is inside the walked tree; report other links."""

@@ -63,7 +63,6 @@ log = logging.getLogger(__name__)
 
 PYTHON_SUFFIXES = frozenset({".py", ".pyi", ".pyw"})
 IN_PROCESS_MAX_FILES = 64  # below this a pool costs more to start than it saves
-CHUNK_BYTES = 4 * 1024 * 1024
 CHUNK_FILES = 256
 QUOTES = ('"', "'")
 IDENTIFIER_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -374,22 +373,44 @@ def read_and_scan(pending: Pending, plan: ScanPlan, limit: int) -> FileResult | 
     return FileResult(result.findings, result.suppressed, result.skipped, len(source.data))
 
 
-def _scan_chunk(chunk: list[Pending]) -> list[FileResult | None]:
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """What a worker sends back for a chunk: totals, plus the files that have something to say.
+
+    Most files of a tree have no finding: sending one object per file back through the pipe
+    cost the main process more than walking the tree.
+    """
+
+    files: int
+    size: int
+    notable: list[FileResult]
+
+
+def _scan_chunk(chunk: list[tuple[str, str]]) -> ChunkResult:
     assert _WORKER_PLAN is not None
     plan, limit = _WORKER_PLAN
-    return [read_and_scan(pending, plan, limit) for pending in chunk]
+    files = size = 0
+    notable: list[FileResult] = []
+    for path, display in chunk:
+        result = read_and_scan(Pending(path, display, -1), plan, limit)
+        if result is None:
+            continue
+        if result.scanned_bytes is not None:
+            files += 1
+            size += result.scanned_bytes
+        if result.findings or result.suppressed or result.skipped is not None:
+            notable.append(FileResult(result.findings, result.suppressed, result.skipped))
+    return ChunkResult(files, size, notable)
 
 
-def _chunks(items: Iterable[Pending], jobs: int) -> Iterator[list[Pending]]:
-    """Chunks of about CHUNK_BYTES: few enough to keep IPC cheap, many enough to balance."""
-    chunk: list[Pending] = []
-    size = 0
+def _chunks(items: Iterable[Pending]) -> Iterator[list[tuple[str, str]]]:
+    """Plain (path, display) tuples, the cheapest thing to pickle, CHUNK_FILES at a time."""
+    chunk: list[tuple[str, str]] = []
     for item in items:
-        chunk.append(item)
-        size += item.size
-        if size >= CHUNK_BYTES or len(chunk) >= CHUNK_FILES:
+        chunk.append((item.path, item.display))
+        if len(chunk) >= CHUNK_FILES:
             yield chunk
-            chunk, size = [], 0
+            chunk = []
     if chunk:
         yield chunk
 
@@ -412,8 +433,8 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 def _run_pool(
     items: Iterable[Pending], plan: ScanPlan, limit: int, jobs: int
-) -> Iterator[FileResult | None]:
-    """Scan in `jobs` processes; results come back in discovery order, a bounded window ahead."""
+) -> Iterator[ChunkResult]:
+    """Scan in `jobs` processes, a bounded window of chunks ahead of the walk."""
     # Imported here: a pre-commit run over a handful of files never pays for a pool.
     import concurrent.futures
 
@@ -423,13 +444,21 @@ def _run_pool(
         initializer=_init_worker,
         initargs=(plan, limit),
     ) as pool:
-        pending: deque[Future[list[FileResult | None]]] = deque()
-        for chunk in _chunks(items, jobs):
+        pending: deque[Future[ChunkResult]] = deque()
+        for chunk in _chunks(items):
             pending.append(pool.submit(_scan_chunk, chunk))
             while len(pending) > jobs * 4:
-                yield from pending.popleft().result()
+                yield pending.popleft().result()
         while pending:
-            yield from pending.popleft().result()
+            yield pending.popleft().result()
+
+
+def _in_process(items: Iterable[Pending], plan: ScanPlan, limit: int) -> Iterator[ChunkResult]:
+    for item in items:
+        result = read_and_scan(item, plan, limit)
+        if result is not None:
+            scanned = result.scanned_bytes
+            yield ChunkResult(int(scanned is not None), scanned or 0, [result])
 
 
 def scan(
@@ -471,27 +500,25 @@ def scan(
         first.append(item)
         if len(first) > IN_PROCESS_MAX_FILES:
             break
-    results: Iterable[FileResult | None]
     large = len(first) > IN_PROCESS_MAX_FILES  # worth importing Hyperscan for
     backend = prefilter or backend_from_env("auto" if large else "stdlib")
     if backend != plan.prefilter:
         plan = replace(plan, prefilter=backend)
-    if jobs == 1 or len(first) <= IN_PROCESS_MAX_FILES:
-        results = (read_and_scan(item, plan, limit) for item in _chain(first, stream))
+    chunks: Iterable[ChunkResult]
+    if jobs == 1 or not large:
+        chunks = _in_process(_chain(first, stream), plan, limit)
     else:
-        results = _run_pool(_chain(first, stream), plan, limit, jobs)
+        chunks = _run_pool(_chain(first, stream), plan, limit, jobs)
     findings: list[Finding] = []
     suppressed = files = size = 0
-    for result in results:
-        if result is None:
-            continue
-        findings.extend(result.findings)
-        suppressed += result.suppressed
-        if result.skipped is not None:
-            skipped.append(result.skipped)
-        if result.scanned_bytes is not None:
-            files += 1
-            size += result.scanned_bytes
+    for chunk in chunks:
+        files += chunk.files
+        size += chunk.size
+        for result in chunk.notable:
+            findings.extend(result.findings)
+            suppressed += result.suppressed
+            if result.skipped is not None:
+                skipped.append(result.skipped)
     findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.rule.id))
     return ScanResult(
         findings=tuple(findings),
