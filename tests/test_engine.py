@@ -205,20 +205,23 @@ def test_libcst_is_imported_only_for_files_with_a_candidate(tmp_path: Path) -> N
 def test_a_crash_on_one_file_is_a_warning_and_marks_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from keyguard import engine
+    from keyguard import match
+    from keyguard.engine import FileResult, ScanPlan
     from keyguard.report.sarif import to_sarif
 
     key = fake("sk_live_{{alnum:24}}")
     (tmp_path / "boom.env").write_text(f"KEY={key}\n")
     (tmp_path / "ok.env").write_text(f"KEY={key}\n")
-    real = engine._scan_source
+    real = match.match_file
 
-    def explode(source: engine.Source, plan: engine.ScanPlan) -> engine.FileResult:
-        if source.path == "boom.env":
+    def explode(
+        path: str, data: bytes, lowered: bytes, present: frozenset[bytes], plan: ScanPlan
+    ) -> FileResult:
+        if path == "boom.env":
             raise ValueError(f"bug while looking at {key}")
-        return real(source, plan)
+        return real(path, data, lowered, present, plan)
 
-    monkeypatch.setattr(engine, "_scan_source", explode)
+    monkeypatch.setattr(match, "match_file", explode)
     result = scan([tmp_path], Config(root=tmp_path), jobs=1, display_root=tmp_path)
     assert [f.location.path for f in result.findings] == ["ok.env"]
     [skipped] = result.skipped

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Mapping
@@ -262,6 +261,8 @@ def _from_table(table: Mapping[str, Any], path: Path, section: str) -> Config:
     reader = _Reader(path, section)
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
+        import difflib  # only for the error message
+
         near = difflib.get_close_matches(unknown[0], KEYS, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise reader.fail(f"unknown key '{unknown[0]}'{hint}")

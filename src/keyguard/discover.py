@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import errno
-import logging
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -17,7 +16,13 @@ from keyguard.models import Skipped, Source
 
 __all__ = ["SNIFF_SIZE", "DiscoveryError", "Pending", "discover", "format_size", "read_file"]
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """The module's logger, imported on first use: a clean pre-commit run never logs."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 # Like git and ripgrep: a NUL byte near the start means binary, unless a byte-order mark says
 # the text is UTF-16 or UTF-32 (Windows tools write those; the engine transcodes them).
@@ -34,6 +39,8 @@ GITIGNORE = ".gitignore"
 
 # (directory prefix ending in os.sep, compiled spec): the patterns of one ignore file.
 if TYPE_CHECKING:
+    import logging
+
     # Imported where a spec is compiled: a pre-commit run over named files may need none.
     import pathspec
 
@@ -189,11 +196,11 @@ class _Walker:
         if stat.S_ISDIR(info.st_mode):
             real = str(Path(lexical).resolve())
             if self._excluded(real, is_dir=True):
-                log.debug("%s: excluded by the config", display)
+                _log().debug("%s: excluded by the config", display)
                 return
             yield from self._walk(real, display)
         elif not self._wanted(canonical):
-            log.debug("%s: excluded by the config", display)
+            _log().debug("%s: excluded by the config", display)
         elif stat.S_ISREG(info.st_mode):
             first = self._first(str(Path(lexical).resolve()))
             result = self._read(lexical, display, info.st_size) if first else None
@@ -322,7 +329,7 @@ class _Walker:
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 pass
             except OSError as error:
-                log.warning("%s: cannot read ignore file: %s", path, error.strerror or error)
+                _log().warning("%s: cannot read ignore file: %s", path, error.strerror or error)
             self.ignore_files[key] = spec
         return self.ignore_files[key]
 

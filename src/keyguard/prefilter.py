@@ -16,10 +16,12 @@ the rule examples and the labelled corpus through both.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = [
     "BACKEND_ENV",
@@ -32,7 +34,13 @@ __all__ = [
     "prefilter_for",
 ]
 
-log = logging.getLogger(__name__)
+
+def _log() -> logging.Logger:
+    """The module's logger, imported on first use: a clean pre-commit run never logs."""
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 Backend = Literal["auto", "hyperscan", "stdlib"]
 # Force a backend (`stdlib` on a CPU that Hyperscan mishandles, `hyperscan` to test it).
@@ -120,7 +128,7 @@ class HyperscanPrefilter:
         try:
             self.database.scan(data, match_event_handler=on_match, scratch=self.scratch)
         except Exception:  # a Hyperscan failure must cost speed, never a finding
-            log.debug("hyperscan scan failed; using the stdlib prefilter", exc_info=True)
+            _log().debug("hyperscan scan failed; using the stdlib prefilter", exc_info=True)
             return self.fallback.present(data)
         return frozenset(self.keywords[keyword_id] for keyword_id in found)
 
@@ -134,7 +142,7 @@ def hyperscan_available() -> bool:
     try:
         HyperscanPrefilter((b"probe",))
     except Exception as error:
-        log.debug("hyperscan unavailable: %s", type(error).__name__)
+        _log().debug("hyperscan unavailable: %s", type(error).__name__)
         return False
     return True
 
@@ -165,7 +173,7 @@ def prefilter_for(keywords: tuple[bytes, ...], backend: Backend = "auto") -> Pre
             prefilter = HyperscanPrefilter(keywords)
         except Exception as error:  # ImportError, or a CPU/platform the wheel does not support
             _HYPERSCAN_BROKEN.append(type(error).__name__)
-            log.debug("hyperscan unavailable (%s): stdlib prefilter", type(error).__name__)
+            _log().debug("hyperscan unavailable (%s): stdlib prefilter", type(error).__name__)
     if prefilter is None:
         prefilter = StdlibPrefilter(keywords)
     _CACHE[(backend, keywords)] = prefilter

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import random
 import re
 import string
 import sys
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from keyguard.filters import PLACEHOLDER_WORDS
 from keyguard.models import Example, Rule, Severity
+
+if TYPE_CHECKING:
+    import random
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,6 +55,11 @@ def expand_fakes(text: str, rng: random.Random | None = None) -> str:
     that happen to look like placeholders (a repeated or ascending run, a word such as "here"
     or "null") are drawn again, so a test can never fail by bad luck.
     """
+    # Imported here: only tests and `rules --check` expand templates, never a scan.
+    import random
+
+    from keyguard.filters import PLACEHOLDER_WORDS
+
     rng = rng or random.SystemRandom()
 
     def fake(match: re.Match[str]) -> str:
@@ -219,17 +224,27 @@ def load_rule_file(path: Path) -> tuple[Rule, ...]:
 
 
 def _builtin_texts() -> Iterable[tuple[str, str]]:
-    """Yield (name, text) of the shipped rule files, from the wheel or from a source checkout."""
+    """Yield (name, text) of the shipped rule files, from the wheel or from a source checkout.
+
+    Plain paths first: `importlib.resources` costs a pre-commit run more (it imports tempfile,
+    zipfile and compressors) than the whole scan of a few files. It is the fallback for an
+    installation that is not on a file system (a zip archive).
+    """
+    here = Path(__file__).parent
+    # The wheel puts the rules next to this module; in a source checkout (and an editable
+    # install) rules/ sits at the repository root.
+    for folder in (here / "rules", here.parents[1] / "rules"):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                yield path.name, path.read_text(encoding="utf-8")
+            return
+    from importlib import resources
+
     packaged = resources.files("keyguard").joinpath("rules")
     if packaged.is_dir():
         for entry in sorted(packaged.iterdir(), key=lambda item: item.name):
             if entry.name.endswith(".toml"):
                 yield entry.name, entry.read_text(encoding="utf-8")
-        return
-    # An editable install or a plain source checkout: rules/ sits at the repository root.
-    checkout = Path(__file__).resolve().parents[2] / "rules"
-    for path in sorted(checkout.glob("*.toml")):
-        yield path.name, path.read_text(encoding="utf-8")
 
 
 _BUILTIN: tuple[Rule, ...] | None = None

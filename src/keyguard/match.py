@@ -1,0 +1,211 @@
+"""The matching stage: the rules that survived the prefilter, run over one file.
+
+Imported by the engine on the first file that holds a keyword, so a scan of clean files (the
+usual pre-commit run) never loads the regexes, path heuristics and filters that live here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from keyguard.context import (
+    PUBLIC_BUILD_VARIABLE,
+    is_client_side,
+    is_test_path,
+    may_assign_build_variables,
+    public_build_assignment,
+    suffix_of,
+)
+from keyguard.engine import FileResult, ScanPlan
+from keyguard.filters import (
+    is_exempt_url,
+    is_placeholder_value,
+    keep_match,
+    parse_suppressions,
+)
+from keyguard.lines import LineIndex
+from keyguard.models import Finding, Hit, Location, Match, Rule
+from keyguard.redact import fingerprint, redact, redact_text
+from keyguard.text import scan_text
+
+__all__ = ["match_file"]
+
+PYTHON_SUFFIXES = frozenset({".py", ".pyi", ".pyw"})
+QUOTES = ('"', "'")
+IDENTIFIER_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _candidate_rules(
+    data: bytes, present: frozenset[bytes], plan: ScanPlan, path: str
+) -> tuple[list[Rule], bool]:
+    """Rules whose keyword occurs (case-insensitively) and whose context fits the file.
+
+    The flag says that client rules were kept for a server file only because it assigns public
+    build variables (`REACT_APP_…=`): their hits then count on those lines alone.
+    """
+    rules = [rule for rule in plan.rules if not present.isdisjoint(rule.keywords)]
+    if any(rule.code_only for rule in rules) and is_test_path(path):
+        rules = [rule for rule in rules if not rule.code_only]
+    public_only = False
+    if any(rule.applies_to != "any" for rule in rules):
+        client = is_client_side(path, data, plan.context)
+        wanted = {"any", "client" if client else "server"}
+        if not client and may_assign_build_variables(path) and PUBLIC_BUILD_VARIABLE.search(data):
+            wanted.add("client")
+            public_only = True
+        rules = [rule for rule in rules if rule.applies_to in wanted]
+    return rules, public_only
+
+
+def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
+    """A key prefix that starts a token and ends a string (`"sk_live_" "4eC3…"`, `"rk_" + b`).
+
+    Only the syntax tree can join such pieces, so a file holding one is worth a parse.
+    """
+    for keyword in keywords:
+        position = lowered.find(keyword)
+        while position != -1:
+            end = position + len(keyword)
+            starts_token = position == 0 or lowered[position - 1] not in IDENTIFIER_BYTES
+            if starts_token and lowered[end : end + 1] in (b'"', b"'"):
+                return True
+            position = lowered.find(keyword, end)
+    return False
+
+
+def _is_plain_key_rule(rule: Rule) -> bool:
+    """A rule whose whole match the text regex finds exactly where the syntax tree would."""
+    return rule.kind == "secret" and rule.assigned_to is None
+
+
+def _python_needs_parse(
+    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+) -> bool:
+    """Cheap text checks that decide whether parsing could add a finding for `rules`.
+
+    A file is parsed only when a hit survives what text alone can settle: a client-secret
+    assignment whose value is not a placeholder, or an http:// URL that starts a string literal
+    and names a non-exempt host.
+    """
+    for hit in scan_text(data, rules, path, index, lowered):
+        if hit.rule.kind == "endpoint":
+            before = index.line_text(hit.line)[: hit.column - 1]
+            if before.endswith(QUOTES) and not is_exempt_url(hit.secret):
+                return True
+        elif not is_placeholder_value(hit.secret):
+            return True
+    return False
+
+
+def _python_hits(
+    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+) -> list[Hit]:
+    """Python: the parsers where they decide something, the regexes where they agree.
+
+    A whole key in a string, a docstring or a comment is found by its regex exactly where the
+    syntax tree would find it, so keys are matched as text unless a key prefix is split off a
+    literal (`"sk_live_" "4eC3…"`), which only libcst can join. Endpoints (is the URL a string
+    that is not a docstring?) and client secrets (what name is the literal bound to?) need the
+    parsers: `ast` for the first, libcst for the second, and only after the text check.
+    """
+    plain = [rule for rule in rules if _is_plain_key_rule(rule)]
+    if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
+        hits: list[Hit] = []
+        parsed_rules = list(rules)
+        needs_parse = True
+    else:
+        hits = scan_text(data, plain, path, index, lowered)
+        parsed_rules = [rule for rule in rules if not _is_plain_key_rule(rule)]
+        needs_parse = bool(parsed_rules) and _python_needs_parse(
+            data, lowered, parsed_rules, path, index
+        )
+    if needs_parse:
+        from keyguard.python import scan_python
+
+        parsed = scan_python(data, parsed_rules)
+        if parsed is None:
+            logging.getLogger(__name__).debug("%s: not valid Python, scanned as text", path)
+            return scan_text(data, rules, path, index, lowered)
+        hits.extend(parsed)
+    return hits
+
+
+def _hits(
+    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+) -> list[Hit]:
+    if suffix_of(path.lower()) in PYTHON_SUFFIXES:
+        return _python_hits(data, lowered, rules, path, index)
+    return scan_text(data, rules, path, index, lowered)
+
+
+def match_file(
+    path: str, data: bytes, lowered: bytes, present: frozenset[bytes], plan: ScanPlan
+) -> FileResult:
+    """Match, filter and redact one file whose bytes hold the keywords in `present`."""
+    rules, public_only = _candidate_rules(data, present, plan, path)
+    if not rules:
+        return FileResult()
+    index = LineIndex(data)
+    hits = _hits(data, lowered, rules, path, index)
+    if public_only:
+        hits = [
+            hit
+            for hit in hits
+            if hit.rule.applies_to != "client" or public_build_assignment(index.line_text(hit.line))
+        ]
+    if not hits:
+        return FileResult()
+    matches = []
+    seen: set[tuple[str, int, int, str]] = set()
+    for hit in hits:
+        key = (hit.rule.id, hit.line, hit.column, hit.secret)
+        if key in seen:
+            continue
+        seen.add(key)
+        matches.append(
+            Match(
+                rule=hit.rule,
+                location=Location(path, hit.line, hit.column, hit.end_line, hit.end_column),
+                secret=hit.secret,
+                line_text=index.excerpt(
+                    hit.line, hit.column, hit.end_column if hit.end_line == hit.line else None
+                ),
+                severity=plan.severity.get(hit.rule.id, hit.rule.severity),
+            )
+        )
+    kept = [match for match in matches if keep_match(match, plan.allowlist)]
+    suppressed = 0
+    if kept and b"keyguard:" in data:
+        suppressions = parse_suppressions(
+            [index.line_text(line) for line in range(1, index.line_count + 1)]
+        )
+        before = len(kept)
+        kept = [m for m in kept if not suppressions.covers(m.rule.id, m.location.line)]
+        suppressed = before - len(kept)
+    secrets_by_line: dict[int, list[str]] = {}
+    for match in matches:
+        if match.rule.kind == "secret":
+            for line in range(match.location.line, match.location.end_line + 1):
+                secrets_by_line.setdefault(line, []).append(match.secret)
+    findings = tuple(_finding(match, secrets_by_line, plan.show_secrets) for match in kept)
+    return FileResult(findings=findings, suppressed=suppressed)
+
+
+def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) -> Finding:
+    """Turn a match into what reporters see: from here on only the redacted form travels."""
+    rule = match.rule
+    shown = match.secret if show else redact(match.secret, rule.kind)
+    snippet = match.line_text.rstrip()
+    if not show:
+        snippet = redact_text(snippet, secrets_by_line.get(match.location.line, ()))
+    message = f"{rule.summary}: {shown}"
+    return Finding(
+        rule=rule,
+        location=match.location,
+        severity=match.severity,
+        redacted=shown,
+        fingerprint=fingerprint(rule.id, match.location.path, match.secret),
+        message=message,
+        snippet=snippet,
+    )
