@@ -206,7 +206,7 @@ def test_a_crash_on_one_file_is_a_warning_and_marks_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from keyguard import match
-    from keyguard.engine import FileResult, ScanPlan
+    from keyguard.engine import FileResult
     from keyguard.report.sarif import to_sarif
 
     key = fake("sk_live_{{alnum:24}}")
