@@ -265,3 +265,14 @@ def test_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
     )
     assert result.stdout.startswith("::")
     assert result.stderr == ""
+
+
+def test_stats_go_to_stderr_as_name_value_pairs(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text('import requests\nrequests.get("http://api.example.com/x")\n')
+    done = run("scan", "--stats", "--format", "json", ".", cwd=tmp_path)
+    assert done.returncode == 1
+    json.loads(done.stdout)  # the report itself is untouched
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("keyguard stats:")]
+    pairs = dict(pair.split("=") for pair in line.removeprefix("keyguard stats: ").split())
+    assert pairs["files"] == "1" and pairs["candidates"] == "1" and pairs["ast_parses"] == "1"
+    assert pairs["libcst_parses"] == "0" and float(pairs["seconds"]) > 0

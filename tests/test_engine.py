@@ -229,3 +229,18 @@ def test_a_crash_on_one_file_is_a_warning_and_marks_the_run(
     assert key not in skipped.reason
     invocation = to_sarif(result)["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
+
+
+def test_stats_count_candidates_and_parses(tmp_path: Path) -> None:
+    """Only a file with a candidate that survives the text checks is parsed, at most once."""
+    (tmp_path / "clean.py").write_text("import os\nKEY = os.environ['API_KEY']\n")
+    (tmp_path / "doc.py").write_text('"""See http://api.example.com/docs."""\n')  # text settles it
+    (tmp_path / "call.py").write_text('import requests\nrequests.get("http://api.example.com/x")\n')
+    (tmp_path / "bound.py").write_text(f'CLIENT_SECRET = "{fake("{{alnum:32}}")}"\n')
+    result = scan([tmp_path], Config(root=tmp_path), jobs=1, display_root=tmp_path)
+    assert {f.location.path for f in result.findings} == {"call.py", "bound.py"}
+    stats = result.stats
+    assert stats.candidates == 3
+    assert (stats.ast_parses, stats.libcst_parses) == (2, 1)  # call.py; bound.py by both
+    assert stats.ast_seconds > 0 and stats.libcst_seconds > 0
+    assert result.prefilter == "stdlib"  # four files: not worth importing Hyperscan

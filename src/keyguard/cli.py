@@ -105,6 +105,11 @@ def cli() -> None:
 @click.option(
     "--show-secrets", is_flag=True, help="Print secrets in full (never use this in CI logs)."
 )
+@click.option(
+    "--stats",
+    is_flag=True,
+    help="Print where the scan spent its time (files, candidates, parses) to stderr.",
+)
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -114,18 +119,21 @@ def scan(
     no_gitignore: bool,
     jobs: int | None,
     show_secrets: bool,
+    stats: bool,
 ) -> None:
     """Scan PATHS (default: the current directory) and report what was found.
 
     Files named explicitly are scanned even when .gitignore excludes them (pre-commit passes
     them one by one); the config's `exclude` still applies to them.
     """
+    import time
     from dataclasses import replace
 
     from keyguard.config import load_config
     from keyguard.engine import scan as run_scan
     from keyguard.report import write_report
 
+    started = time.perf_counter()
     targets = list(paths) or [Path()]
     start = targets[0] if targets[0].is_dir() else targets[0].parent
     config = _guard(lambda: load_config(start, config_path))
@@ -140,9 +148,28 @@ def scan(
                 fmt, result, stream, color=_use_color(output), show_secrets=show_secrets
             )
         )
+    if stats:
+        click.echo(_stats_line(result, time.perf_counter() - started), err=True)
     threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
     failing = any(finding.severity.rank >= threshold.rank for finding in result.findings)
     sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
+def _stats_line(result: ScanResult, seconds: float) -> str:
+    """One line a benchmark can parse and a person can read: `name value` pairs."""
+    stats = result.stats
+    fields = (
+        ("seconds", f"{seconds:.3f}"),
+        ("files", str(result.files_scanned)),
+        ("bytes", str(result.bytes_scanned)),
+        ("prefilter", result.prefilter or "none"),
+        ("candidates", str(stats.candidates)),
+        ("ast_parses", str(stats.ast_parses)),
+        ("ast_seconds", f"{stats.ast_seconds:.3f}"),
+        ("libcst_parses", str(stats.libcst_parses)),
+        ("libcst_seconds", f"{stats.libcst_seconds:.3f}"),
+    )
+    return "keyguard stats: " + " ".join(f"{name}={value}" for name, value in fields)
 
 
 def _load_rule_file(path: Path) -> tuple[Rule, ...]:

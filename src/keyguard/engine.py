@@ -24,6 +24,7 @@ from keyguard.models import (
     Finding,
     Rule,
     ScanResult,
+    ScanStats,
     Severity,
     Skipped,
     Source,
@@ -85,6 +86,7 @@ class FileResult:
     suppressed: int = 0
     skipped: Skipped | None = None
     scanned_bytes: int | None = None  # set when the file was read and scanned
+    stats: ScanStats | None = None  # set for a candidate (a file the prefilter let through)
 
 
 def resolve_rules(config: Config) -> tuple[Rule, ...]:
@@ -191,7 +193,7 @@ def read_and_scan(pending: Pending, plan: ScanPlan, limit: int) -> FileResult | 
     if isinstance(source, Skipped):
         return FileResult(skipped=source)
     result = scan_source(source, plan)
-    return FileResult(result.findings, result.suppressed, result.skipped, len(source.data))
+    return replace(result, scanned_bytes=len(source.data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,23 +207,32 @@ class ChunkResult:
     files: int
     size: int
     notable: list[FileResult]
+    stats: ScanStats
 
 
-def _scan_chunk(chunk: list[tuple[str, str]]) -> ChunkResult:
-    assert _WORKER_PLAN is not None
-    plan, limit = _WORKER_PLAN
+def _summarise(results: Iterable[FileResult | None]) -> ChunkResult:
     files = size = 0
     notable: list[FileResult] = []
-    for path, display in chunk:
-        result = read_and_scan(Pending(path, display, -1), plan, limit)
+    stats = ScanStats()
+    for result in results:
         if result is None:
             continue
         if result.scanned_bytes is not None:
             files += 1
             size += result.scanned_bytes
+        if result.stats is not None:
+            stats += result.stats
         if result.findings or result.suppressed or result.skipped is not None:
             notable.append(FileResult(result.findings, result.suppressed, result.skipped))
-    return ChunkResult(files, size, notable)
+    return ChunkResult(files, size, notable, stats)
+
+
+def _scan_chunk(chunk: list[tuple[str, str]]) -> ChunkResult:
+    assert _WORKER_PLAN is not None
+    plan, limit = _WORKER_PLAN
+    return _summarise(
+        read_and_scan(Pending(path, display, -1), plan, limit) for path, display in chunk
+    )
 
 
 def _chunks(items: Iterable[Pending]) -> Iterator[list[tuple[str, str]]]:
@@ -276,10 +287,7 @@ def _run_pool(
 
 def _in_process(items: Iterable[Pending], plan: ScanPlan, limit: int) -> Iterator[ChunkResult]:
     for item in items:
-        result = read_and_scan(item, plan, limit)
-        if result is not None:
-            scanned = result.scanned_bytes
-            yield ChunkResult(int(scanned is not None), scanned or 0, [result])
+        yield _summarise([read_and_scan(item, plan, limit)])
 
 
 def scan(
@@ -332,9 +340,11 @@ def scan(
         chunks = _run_pool(_chain(first, stream), plan, limit, jobs)
     findings: list[Finding] = []
     suppressed = files = size = 0
+    stats = ScanStats()
     for chunk in chunks:
         files += chunk.files
         size += chunk.size
+        stats += chunk.stats
         for result in chunk.notable:
             findings.extend(result.findings)
             suppressed += result.suppressed
@@ -348,6 +358,8 @@ def scan(
         bytes_scanned=size,
         suppressed=suppressed,
         rules=selected,
+        stats=stats,
+        prefilter=prefilter_for(plan.keywords, plan.prefilter).name,
     )
 
 

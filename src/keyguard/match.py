@@ -25,7 +25,7 @@ from keyguard.filters import (
     parse_suppressions,
 )
 from keyguard.lines import LineIndex
-from keyguard.models import Finding, Hit, Location, Match, Rule
+from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats
 from keyguard.redact import fingerprint, redact, redact_text
 from keyguard.text import scan_text
 
@@ -99,7 +99,12 @@ def _python_needs_parse(
 
 
 def _python_hits(
-    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+    data: bytes,
+    lowered: bytes,
+    rules: Sequence[Rule],
+    path: str,
+    index: LineIndex,
+    parses: list[tuple[str, float]],
 ) -> list[Hit]:
     """Python: the parsers where they decide something, the regexes where they agree.
 
@@ -123,7 +128,7 @@ def _python_hits(
     if needs_parse:
         from keyguard.python import scan_python
 
-        parsed = scan_python(data, parsed_rules)
+        parsed = scan_python(data, parsed_rules, parses)
         if parsed is None:
             logging.getLogger(__name__).debug("%s: not valid Python, scanned as text", path)
             return scan_text(data, rules, path, index, lowered)
@@ -132,10 +137,15 @@ def _python_hits(
 
 
 def _hits(
-    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
+    data: bytes,
+    lowered: bytes,
+    rules: Sequence[Rule],
+    path: str,
+    index: LineIndex,
+    parses: list[tuple[str, float]],
 ) -> list[Hit]:
     if suffix_of(path.lower()) in PYTHON_SUFFIXES:
-        return _python_hits(data, lowered, rules, path, index)
+        return _python_hits(data, lowered, rules, path, index, parses)
     return scan_text(data, rules, path, index, lowered)
 
 
@@ -145,9 +155,11 @@ def match_file(
     """Match, filter and redact one file whose bytes hold the keywords in `present`."""
     rules, public_only = _candidate_rules(data, present, plan, path)
     if not rules:
-        return FileResult()
+        return FileResult(stats=CANDIDATE)
     index = LineIndex(data)
-    hits = _hits(data, lowered, rules, path, index)
+    parses: list[tuple[str, float]] = []
+    hits = _hits(data, lowered, rules, path, index, parses)
+    stats = _stats(parses)
     if public_only:
         hits = [
             hit
@@ -155,7 +167,7 @@ def match_file(
             if hit.rule.applies_to != "client" or public_build_assignment(index.line_text(hit.line))
         ]
     if not hits:
-        return FileResult()
+        return FileResult(stats=stats)
     matches = []
     seen: set[tuple[str, int, int, str]] = set()
     for hit in hits:
@@ -189,7 +201,25 @@ def match_file(
             for line in range(match.location.line, match.location.end_line + 1):
                 secrets_by_line.setdefault(line, []).append(match.secret)
     findings = tuple(_finding(match, secrets_by_line, plan.show_secrets) for match in kept)
-    return FileResult(findings=findings, suppressed=suppressed)
+    return FileResult(findings=findings, suppressed=suppressed, stats=stats)
+
+
+CANDIDATE = ScanStats(candidates=1)
+
+
+def _stats(parses: Sequence[tuple[str, float]]) -> ScanStats:
+    """One candidate file's stats from the (parser, seconds) of its parses."""
+    if not parses:
+        return CANDIDATE
+    ast_seconds = [seconds for parser, seconds in parses if parser == "ast"]
+    libcst_seconds = [seconds for parser, seconds in parses if parser == "libcst"]
+    return ScanStats(
+        candidates=1,
+        ast_parses=len(ast_seconds),
+        ast_seconds=sum(ast_seconds),
+        libcst_parses=len(libcst_seconds),
+        libcst_seconds=sum(libcst_seconds),
+    )
 
 
 def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) -> Finding:

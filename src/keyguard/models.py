@@ -18,6 +18,7 @@ __all__ = [
     "MatchKind",
     "Rule",
     "ScanResult",
+    "ScanStats",
     "Severity",
     "Skipped",
     "Source",
@@ -173,6 +174,30 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class ScanStats:
+    """Where a scan spent its effort: what `keyguard scan --stats` prints and benchmarks read.
+
+    A candidate is a file in which the prefilter found a keyword; only candidates reach the
+    matchers, and only some candidate Python files are parsed (by `ast`, or by libcst).
+    """
+
+    candidates: int = 0
+    ast_parses: int = 0
+    ast_seconds: float = 0.0
+    libcst_parses: int = 0
+    libcst_seconds: float = 0.0
+
+    def __add__(self, other: ScanStats) -> ScanStats:
+        return ScanStats(
+            self.candidates + other.candidates,
+            self.ast_parses + other.ast_parses,
+            self.ast_seconds + other.ast_seconds,
+            self.libcst_parses + other.libcst_parses,
+            self.libcst_seconds + other.libcst_seconds,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything a reporter needs, in a stable order (path, line, column, rule id)."""
 
@@ -182,3 +207,5 @@ class ScanResult:
     bytes_scanned: int = 0
     suppressed: int = 0
     rules: tuple[Rule, ...] = field(default=())
+    stats: ScanStats = field(default_factory=ScanStats)
+    prefilter: str = ""  # the prefilter backend that served the scan

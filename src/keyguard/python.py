@@ -17,6 +17,7 @@ import enum
 import logging
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,9 @@ PARSE_STACK_BYTES = 256 << 20
 Handler = Callable[[Any], None]  # each handler takes its own node type; the table is keyed by it
 
 
-def scan_python(data: bytes, rules: Sequence[Rule]) -> list[Hit] | None:
+def scan_python(
+    data: bytes, rules: Sequence[Rule], parses: list[tuple[str, float]] | None = None
+) -> list[Hit] | None:
     """Return hits for the given rules in Python source `data`, or None to have it scanned as text.
 
     The file is parsed once by `ast` (which also guards libcst, see `_parse_ast`); endpoint
@@ -65,6 +68,8 @@ def scan_python(data: bytes, rules: Sequence[Rule]) -> list[Hit] | None:
     case libcst might still know the grammar (newer than the running interpreter), but it would
     answer only for the secret rules while the endpoints went to text anyway, and the engine
     takes one matcher's hits per file: text for the whole file is the simple, complete answer.
+
+    `parses` receives (parser, seconds) for each parse, for `--stats`.
     """
     if not rules:
         return []
@@ -72,7 +77,10 @@ def scan_python(data: bytes, rules: Sequence[Rule]) -> list[Hit] | None:
         logger.debug("file too large to parse, falling back to text")
         return None
     source = _source_text(data)
+    started = time.perf_counter()
     tree = _parse_ast(source)
+    if parses is not None:
+        parses.append(("ast", time.perf_counter() - started))
     if tree is _Rejected.BEYOND:
         logger.debug("file nested too deeply for the parsers, falling back to text")
         return None
@@ -89,7 +97,10 @@ def scan_python(data: bytes, rules: Sequence[Rule]) -> list[Hit] | None:
             logger.warning("python endpoint matcher failed, falling back to text", exc_info=True)
             return None
     if other_rules:
+        started = time.perf_counter()
         other = _scan_concrete(source, other_rules)
+        if parses is not None:
+            parses.append(("libcst", time.perf_counter() - started))
         if other is None:
             return None
         hits.extend(other)
