@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["FileResult", "ScanPlan", "resolve_rules", "scan", "scan_source"]
 
 
+BOM_FIRST_BYTES = frozenset({b"\xef", b"\xff", b"\xfe", b"\x00"})
 IN_PROCESS_MAX_FILES = 64  # below this a pool costs more to start than it saves
 CHUNK_FILES = 256
 
@@ -136,6 +137,8 @@ def _context_rules(config: Config) -> ContextRules | None:
 
 def normalise(data: bytes) -> bytes:
     """UTF-16/32 with a BOM become UTF-8 and a UTF-8 BOM goes, so offsets map to lines."""
+    if data[:1] not in BOM_FIRST_BYTES:  # nearly every file: one slice, one set lookup
+        return data
     for bom, encoding in (
         (codecs.BOM_UTF32_LE, "utf-32"),
         (codecs.BOM_UTF32_BE, "utf-32"),
@@ -193,7 +196,9 @@ def read_and_scan(pending: Pending, plan: ScanPlan, limit: int) -> FileResult | 
     if isinstance(source, Skipped):
         return FileResult(skipped=source)
     result = scan_source(source, plan)
-    return replace(result, scanned_bytes=len(source.data))
+    return FileResult(
+        result.findings, result.suppressed, result.skipped, len(source.data), result.stats
+    )
 
 
 @dataclass(frozen=True, slots=True)

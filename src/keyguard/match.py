@@ -37,25 +37,62 @@ IDENTIFIER_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def _candidate_rules(
-    data: bytes, present: frozenset[bytes], plan: ScanPlan, path: str
-) -> tuple[list[Rule], bool]:
-    """Rules whose keyword occurs (case-insensitively) and whose context fits the file.
+    data: bytes, present: frozenset[bytes], plan: ScanPlan, path: str, python: bool
+) -> list[Rule]:
+    """Rules whose keyword occurs (case-insensitively) and that may apply to this file.
 
-    The flag says that client rules were kept for a server file only because it assigns public
-    build variables (`REACT_APP_…=`): their hits then count on those lines alone.
+    Whether a file is client-side is settled here only for Python, where it is a matter of the
+    path and a rule left in would cost a parse. Elsewhere the question waits for a hit of a
+    client or server rule (`_in_context`): its answer may scan the whole file for markers, and
+    most candidate files (a `network_` that holds `rk_`) have no such hit.
     """
     rules = [rule for rule in plan.rules if not present.isdisjoint(rule.keywords)]
     if any(rule.code_only for rule in rules) and is_test_path(path):
         rules = [rule for rule in rules if not rule.code_only]
-    public_only = False
-    if any(rule.applies_to != "any" for rule in rules):
-        client = is_client_side(path, data, plan.context)
-        wanted = {"any", "client" if client else "server"}
-        if not client and may_assign_build_variables(path) and PUBLIC_BUILD_VARIABLE.search(data):
-            wanted.add("client")
-            public_only = True
+    if python and any(rule.applies_to != "any" for rule in rules):
+        client, public_only = _context(data, path, plan)
+        wanted = {"any", "client" if client else "server"} | ({"client"} if public_only else set())
         rules = [rule for rule in rules if rule.applies_to in wanted]
-    return rules, public_only
+    return rules
+
+
+def _context(data: bytes, path: str, plan: ScanPlan) -> tuple[bool, bool]:
+    """(client-side?, assigns public build variables?) of a server file.
+
+    Client rules apply to a server file only on lines that assign a public build variable
+    (`REACT_APP_…=`): bundlers copy those into the browser.
+    """
+    client = is_client_side(path, data, plan.context)
+    public_only = (
+        not client
+        and may_assign_build_variables(path)
+        and PUBLIC_BUILD_VARIABLE.search(data) is not None
+    )
+    return client, public_only
+
+
+def _in_context(
+    hits: list[Hit], data: bytes, path: str, plan: ScanPlan, index: LineIndex
+) -> list[Hit]:
+    """Drop hits of client rules outside client code and of server rules inside it."""
+    if all(hit.rule.applies_to == "any" for hit in hits):
+        return hits
+    client, public_only = _context(data, path, plan)
+    kept = []
+    for hit in hits:
+        applies_to = hit.rule.applies_to
+        if (
+            applies_to == "any"
+            or (applies_to == "server" and not client)
+            or (applies_to == "client" and client)
+            or (
+                applies_to == "client"
+                and public_only
+                and public_build_assignment(index.line_text(hit.line))
+            )
+        ):
+            kept.append(hit)
+    return kept
 
 
 def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
@@ -136,36 +173,22 @@ def _python_hits(
     return hits
 
 
-def _hits(
-    data: bytes,
-    lowered: bytes,
-    rules: Sequence[Rule],
-    path: str,
-    index: LineIndex,
-    parses: list[tuple[str, float]],
-) -> list[Hit]:
-    if suffix_of(path.lower()) in PYTHON_SUFFIXES:
-        return _python_hits(data, lowered, rules, path, index, parses)
-    return scan_text(data, rules, path, index, lowered)
-
-
 def match_file(
     path: str, data: bytes, lowered: bytes, present: frozenset[bytes], plan: ScanPlan
 ) -> FileResult:
     """Match, filter and redact one file whose bytes hold the keywords in `present`."""
-    rules, public_only = _candidate_rules(data, present, plan, path)
+    python = suffix_of(path.lower()) in PYTHON_SUFFIXES
+    rules = _candidate_rules(data, present, plan, path, python)
     if not rules:
         return FileResult(stats=CANDIDATE)
     index = LineIndex(data)
     parses: list[tuple[str, float]] = []
-    hits = _hits(data, lowered, rules, path, index, parses)
+    if python:
+        hits = _python_hits(data, lowered, rules, path, index, parses)
+    else:
+        hits = scan_text(data, rules, path, index, lowered)
     stats = _stats(parses)
-    if public_only:
-        hits = [
-            hit
-            for hit in hits
-            if hit.rule.applies_to != "client" or public_build_assignment(index.line_text(hit.line))
-        ]
+    hits = _in_context(hits, data, path, plan, index)
     if not hits:
         return FileResult(stats=stats)
     matches = []
