@@ -419,3 +419,15 @@ def test_discovery_leaves_the_tree_untouched(tree: Path) -> None:
     results = run(max_file_size=4096)
     assert scanned(results) == [".gitignore", "src/a.py"]
     assert snapshot(tree) == before
+
+
+def test_ignore_files_compile_with_re_not_hyperscan() -> None:
+    # pathspec would pick Hyperscan (installed for the prefilter) on its own: 30-90 ms per
+    # .gitignore, more than a whole pre-commit run.
+    from keyguard.context import ContextRules
+    from keyguard.discover import _compile
+
+    assert _compile(["*.pyc", "build/"])._backend_name == "simple"
+    rules = ContextRules.from_globs(["web/**"], ["api/**"])
+    assert rules.client is not None and rules.server is not None
+    assert {rules.client._backend_name, rules.server._backend_name} == {"simple"}

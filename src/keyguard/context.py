@@ -99,8 +99,9 @@ class ContextRules:
         import pathspec
 
         return cls(
-            client=pathspec.GitIgnoreSpec.from_lines(client) if client else None,
-            server=pathspec.GitIgnoreSpec.from_lines(server) if server else None,
+            # backend: see discover._compile (Hyperscan compiles far too slowly for a few globs).
+            client=pathspec.GitIgnoreSpec.from_lines(client, backend="simple") if client else None,
+            server=pathspec.GitIgnoreSpec.from_lines(server, backend="simple") if server else None,
         )
 
 
