@@ -43,7 +43,8 @@ __all__ = ["FileResult", "ScanPlan", "resolve_rules", "scan", "scan_source"]
 
 BOM_FIRST_BYTES = frozenset({b"\xef", b"\xff", b"\xfe", b"\x00"})
 IN_PROCESS_MAX_FILES = 64  # below this a pool costs more to start than it saves
-CHUNK_FILES = 256
+CHUNK_FILES = 128  # small enough that no core waits long for the last chunk of a run
+WORKER_CHUNKS_AHEAD = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,10 @@ def _summarise(results: Iterable[FileResult | None]) -> ChunkResult:
 def _scan_chunk(chunk: list[tuple[str, str]]) -> ChunkResult:
     assert _WORKER_PLAN is not None
     plan, limit = _WORKER_PLAN
+    return _scan_chunk_with(chunk, plan, limit)
+
+
+def _scan_chunk_with(chunk: list[tuple[str, str]], plan: ScanPlan, limit: int) -> ChunkResult:
     return _summarise(
         read_and_scan(Pending(path, display, -1), plan, limit) for path, display in chunk
     )
@@ -271,23 +276,38 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _run_pool(
     items: Iterable[Pending], plan: ScanPlan, limit: int, jobs: int
 ) -> Iterator[ChunkResult]:
-    """Scan in `jobs` processes, a bounded window of chunks ahead of the walk."""
+    """Scan on `jobs` cores: `jobs - 1` worker processes, and this process between walk steps.
+
+    The walk is cheap but not free, and a process that only walked would leave its core idle
+    once the walk is done, or share one with a worker while walking. Instead, each worker is
+    kept a few chunks ahead and every other chunk is scanned here; at the end this process
+    takes back the chunks no worker has started. So all `jobs` cores scan until the end.
+    """
     # Imported here: a pre-commit run over a handful of files never pays for a pool.
     import concurrent.futures
 
+    workers = jobs - 1
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs,
+        max_workers=workers,
         mp_context=_pool_context(),
         initializer=_init_worker,
         initargs=(plan, limit),
     ) as pool:
-        pending: deque[Future[ChunkResult]] = deque()
+        pending: deque[tuple[Future[ChunkResult], list[tuple[str, str]]]] = deque()
         for chunk in _chunks(items):
-            pending.append(pool.submit(_scan_chunk, chunk))
-            while len(pending) > jobs * 4:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+            while pending and pending[0][0].done():
+                yield pending.popleft()[0].result()
+            if len(pending) < workers * WORKER_CHUNKS_AHEAD:
+                pending.append((pool.submit(_scan_chunk, chunk), chunk))
+            else:
+                yield _scan_chunk_with(chunk, plan, limit)
+        # The walk is over: take back the chunks no worker has started, rather than wait.
+        for future, chunk in reversed(pending):
+            if future.cancel():
+                yield _scan_chunk_with(chunk, plan, limit)
+        for future, _ in pending:
+            if not future.cancelled():
+                yield future.result()
 
 
 def _in_process(items: Iterable[Pending], plan: ScanPlan, limit: int) -> Iterator[ChunkResult]:
@@ -339,7 +359,7 @@ def scan(
     if backend != plan.prefilter:
         plan = replace(plan, prefilter=backend)
     chunks: Iterable[ChunkResult]
-    if jobs == 1 or not large:
+    if jobs == 1 or not large:  # (jobs == 2 is one worker process plus this one)
         chunks = _in_process(_chain(first, stream), plan, limit)
     else:
         chunks = _run_pool(_chain(first, stream), plan, limit, jobs)
