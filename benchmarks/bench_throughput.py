@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 # keyguard's own list: a generated fake must never look like a placeholder to it.
-from _common import table
+from _common import disk_usage, table
 
 from keyguard.filters import PLACEHOLDER_WORDS
 
@@ -874,18 +874,6 @@ def ensure_stdlib(corpus_dir: Path) -> Path:
     (partial / ".keyguard.toml").write_text(CORPUS_CONFIG, encoding="utf-8")
     partial.rename(root)
     return root
-
-
-def disk_usage(root: Path) -> tuple[int, int]:
-    """Regular files (symlinks not followed) and their total size."""
-    files = size = 0
-    for directory, _, names in os.walk(root):
-        for name in names:
-            path = Path(directory, name)
-            if path.is_file() and not path.is_symlink():
-                files += 1
-                size += path.stat().st_size
-    return files, size
 
 
 # --------------------------------------------------------------------------------------------
