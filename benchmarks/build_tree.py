@@ -2,9 +2,10 @@
 
 ``benchmarks/corpus/real/`` (git-ignored) holds, unpacked and never installed or built:
 
-* three Python wheels from PyPI (Django, plotly, bokeh), each under ``python/<name>-<version>/``;
-* four npm packages (three.js, TypeScript, @angular/core, Vue) from ``npm pack``, each under
-  ``js/<name>-<version>/``;
+* four Python wheels from PyPI (Django, plotly, bokeh, sympy), each under
+  ``python/<name>-<version>/``;
+* five npm packages (aws-sdk, three.js, TypeScript, @angular/core, Vue) from ``npm pack``, each
+  under ``js/<name>-<version>/``;
 * a copy of the running interpreter's standard library under ``stdlib-<version>/`` (no
   ``site-packages``, no ``__pycache__``; the same copy ``bench_throughput.py`` makes).
 
@@ -46,7 +47,7 @@ from _common import disk_usage, table
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_CORPUS_DIR = BENCH_DIR / "corpus"
-TREE_VERSION = 1
+TREE_VERSION = 2  # 2: sympy and aws-sdk, so that over 200 MB of it is text keyguard scans
 MB = 1_000_000
 CORPUS_CONFIG = (
     "# Benchmark corpus: scan it with keyguard's defaults, not the repository's config\n"
@@ -103,6 +104,20 @@ PACKAGES = (
         "3.9.2",
         "448e07d5ee78231f5bdece3be020024bb98696c0d6b127e0e2df0b8ba8fa9765",
         "bokeh-3.9.2-py3-none-any.whl",
+    ),
+    Package(
+        "pypi",
+        "sympy",
+        "1.13.3",
+        "54612cf55a62755ee71824ce692986f23c88ffa77207b30c1368eda4a7060f73",
+        "sympy-1.13.3-py3-none-any.whl",
+    ),
+    Package(
+        "npm",
+        "aws-sdk",
+        "2.1692.0",
+        "c5de2b2f968e2b039bc17466dcac07cdd554fd3f81614b722fdbaa2f29037287",
+        "aws-sdk-2.1692.0.tgz",
     ),
     Package(
         "npm",
