@@ -48,7 +48,7 @@ from keyguard.models import (
     Skipped,
     Source,
 )
-from keyguard.redact import fingerprint, redact, redact_text
+from keyguard.redact import fingerprint, redact, redact_text, secret_digest
 from keyguard.ruleset import RuleError, builtin_rules, load_rule_file
 from keyguard.text import scan_text
 
@@ -365,6 +365,7 @@ def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) ->
         fingerprint=fingerprint(rule.id, match.location.path, match.secret),
         message=message,
         snippet=snippet,
+        secret_digest=secret_digest(match.secret),
     )
 
 
