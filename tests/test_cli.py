@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from keyguard.redact import secret_digest
 from keyguard.ruleset import builtin_rules
 from tests.conftest import REPO, SHARED, fake
 
@@ -87,6 +88,45 @@ def test_no_format_leaks_a_secret(leaky: tuple[Path, list[str]], fmt: str) -> No
     for secret in secrets:
         assert secret not in result.stdout + result.stderr
         assert secret[-12:] not in result.stdout
+        assert secret_digest(secret) not in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["console", "json", "sarif", "github"])
+def test_no_format_and_no_baseline_file_leaks_a_secret(
+    leaky: tuple[Path, list[str]], fmt: str
+) -> None:
+    root, secrets = leaky
+    assert run("baseline", "create", cwd=root).returncode == 0
+    (root / "server" / "settings.py").unlink()  # stale entries are reported too
+    newer = fake("sk_live_{{alnum:24}}")
+    (root / "new.env").write_text(f"KEY={newer}\n")
+    result = run("scan", ".", "--format", fmt, "--baseline", ".keyguard-baseline.json", cwd=root)
+    assert result.returncode == 1
+    assert "new.env" in result.stdout
+    stored = (root / ".keyguard-baseline.json").read_text()
+    for secret in [*secrets, newer]:
+        for text in (result.stdout + result.stderr, stored):
+            assert secret not in text
+            assert secret[-12:] not in text
+            assert secret_digest(secret) not in text
+
+
+def test_scan_imports_no_baseline_code_without_a_baseline(tmp_path: Path) -> None:
+    """pre-commit runs without a baseline must not pay for reading one."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    code = (
+        "import sys\n"
+        "from keyguard.cli import cli\n"
+        "try:\n"
+        "    cli.main(['scan', 'a.py'], standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('keyguard.baseline' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines()[-1] == "False"
 
 
 def test_show_secrets_is_opt_in(leaky: tuple[Path, list[str]]) -> None:

@@ -132,6 +132,7 @@ max_file_size = "1 MiB"
 extra_rules = ["rules/extra.toml"]
 fail_on = "ERROR"
 gitignore = false
+baseline = "ci/keyguard-baseline.json"
 
 [severity]
 KG301 = "note"
@@ -149,6 +150,7 @@ KG301 = "note"
     assert config.extra_rules == (repo / "rules" / "extra.toml",)
     assert config.fail_on is Severity.ERROR
     assert config.gitignore is False
+    assert config.baseline == repo / "ci" / "keyguard-baseline.json"
     assert dict(config.severity) == {"KG301": Severity.NOTE}
 
 
@@ -188,6 +190,8 @@ def test_exact_message_for_a_misspelt_key(repo: Path) -> None:
         ('extra_rules = ["missing.toml"]', "'extra_rules': rule file not found: missing.toml"),
         ('fail_on = "fatal"', "'fail_on': unknown level 'fatal'"),
         ('gitignore = "yes"', "'gitignore' must be true or false"),
+        ("baseline = true", "'baseline' must be a file name"),
+        ('baseline = ""', "'baseline' must be a file name"),
     ],
 )
 @pytest.mark.parametrize("flavour", ["keyguard", "pyproject"])

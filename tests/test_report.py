@@ -12,13 +12,23 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
 from keyguard import __version__
-from keyguard.models import Finding, Location, ScanResult, Severity, Skipped
+from keyguard.models import (
+    BaselineOutcome,
+    Finding,
+    Location,
+    ScanResult,
+    Severity,
+    Skipped,
+    StaleEntry,
+)
+from keyguard.redact import secret_digest
 from keyguard.report import FORMATS, write_report
 from keyguard.report import console as console_report
 from keyguard.report import github as github_report
@@ -78,6 +88,8 @@ def make_finding(
         # Not from the rule's text: golden files must not change when a rule is reworded.
         message=message or f"{MESSAGES[rule_id]}: {redacted}",
         snippet=prefix + redacted + suffix,
+        # What the engine hands the baseline: no reporter may write it out.
+        secret_digest=secret_digest(LIVE_KEY),
     )
 
 
@@ -190,6 +202,63 @@ def test_every_format_writes_and_never_holds_the_raw_secret(fmt: str) -> None:
     assert text.endswith("\n")
     assert LIVE_KEY not in text
     assert LIVE_KEY[len("sk_live_") :] not in text
+    assert secret_digest(LIVE_KEY) not in text
+
+
+def baselined_result(stale: int = 2) -> ScanResult:
+    entries = tuple(StaleEntry("KG102", f"old/file{n}.env", n + 1) for n in range(stale))
+    return replace(sample_result(), baseline=BaselineOutcome(suppressed=7, stale=entries))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_with_a_baseline_never_holds_the_raw_secret(fmt: str) -> None:
+    text = render(fmt, baselined_result())
+    assert LIVE_KEY[len("sk_live_") :] not in text
+    assert secret_digest(LIVE_KEY) not in text
+
+
+def test_console_baseline_summary_and_stale_entries() -> None:
+    summary = render("console", baselined_result()).split("\n\n", 1)[1].splitlines()
+    at = summary.index("7 findings suppressed by the baseline.")
+    assert summary[at - 1] == "2 findings suppressed."
+    assert summary[at + 1 : at + 4] == [
+        "2 baseline entries are stale (nothing matched; `keyguard baseline prune` removes them):",
+        "  old/file0.env:1: KG102",
+        "  old/file1.env:2: KG102",
+    ]
+    many = render("console", baselined_result(stale=13)).splitlines()
+    assert "  old/file9.env:10: KG102" in many
+    assert "  old/file10.env:11: KG102" not in many
+    assert "  and 3 more." in many
+    clean = ScanResult(findings=(), files_scanned=2, baseline=BaselineOutcome(suppressed=1))
+    assert render("console", clean) == (
+        "No findings in 2 files.\n1 finding suppressed by the baseline.\n"
+    )
+    assert "baseline" not in render("console", sample_result())
+
+
+def test_json_baseline_section_only_with_a_baseline() -> None:
+    assert "baseline" not in json.loads(render("json", sample_result()))
+    document = json.loads(render("json", baselined_result(stale=1)))
+    assert list(document)[-1] == "baseline"
+    assert document["baseline"] == {
+        "suppressed": 7,
+        "stale": [{"rule_id": "KG102", "path": "old/file0.env", "line": 1}],
+    }
+
+
+def test_sarif_with_a_baseline_counts_it_and_notes_stale_entries() -> None:
+    document = sarif(baselined_result())
+    validate_sarif(document)
+    run = document["runs"][0]
+    assert run["properties"] == {"keyguard/baseline": {"suppressed": 7, "stale": 2}}
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    stale = [note for note in notes if note["message"]["text"].startswith("stale baseline")]
+    assert len(stale) == 2
+    location = stale[0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "old/file0.env", "uriBaseId": "%SRCROOT%"}
+    assert location["region"] == {"startLine": 1}
+    assert "properties" not in sarif()["runs"][0]
 
 
 def test_unknown_format_is_a_value_error_naming_the_choices() -> None:

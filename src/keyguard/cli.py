@@ -1,4 +1,4 @@
-"""Command line: `keyguard scan`, `keyguard rules`, `keyguard explain`.
+"""Command line: `keyguard scan`, `keyguard baseline ...`, `keyguard rules`, `keyguard explain`.
 
 Exit codes: 0 nothing at or above `--fail-on`, 1 findings, 2 usage, config or I/O error. Every
 error is one line on stderr, never a traceback (set KEYGUARD_DEBUG=1 to see one).
@@ -11,12 +11,16 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from keyguard import __version__
-from keyguard.models import Rule, ScanResult, Severity
+from keyguard.models import Finding, Rule, ScanResult, Severity
+
+if TYPE_CHECKING:  # imported where used: a pre-commit run must not pay for what it does not use
+    from keyguard.baseline import Baseline, BaselineEntry, Scope, Status
+    from keyguard.config import Config
 
 __all__ = ["main"]
 
@@ -24,6 +28,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FORMATS = ("console", "json", "sarif", "github")
 LEVELS = ("error", "warning", "note")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class KeyguardError(click.ClickException):
@@ -35,15 +40,16 @@ class KeyguardError(click.ClickException):
         click.echo(f"keyguard: error: {self.format_message()}", err=True)
 
 
-def _guard(action: Callable[[], T]) -> T:
-    """Turn the library's expected errors into one-line CLI errors."""
+def _guard(action: Callable[[], T], *expected: type[Exception]) -> T:
+    """Turn the library's expected errors (and `expected` ones) into one-line CLI errors."""
     from keyguard.config import ConfigError
     from keyguard.discover import DiscoveryError
     from keyguard.ruleset import RuleError
 
+    errors: tuple[type[Exception], ...] = (ConfigError, RuleError, DiscoveryError, *expected)
     try:
         return action()
-    except (ConfigError, RuleError, DiscoveryError) as error:
+    except errors as error:
         raise KeyguardError(str(error)) from None
     except BrokenPipeError:
         raise  # the reader went away (`| head`): not an error to report
@@ -110,6 +116,14 @@ def cli() -> None:
     is_flag=True,
     help="Print where the scan spent its time (files, candidates, parses) to stderr.",
 )
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Report only findings this baseline does not hold.  [default: the config's baseline]",
+)
+@click.option("--no-baseline", is_flag=True, help="Ignore the config's baseline.")
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -120,28 +134,36 @@ def scan(
     jobs: int | None,
     show_secrets: bool,
     stats: bool,
+    baseline_path: Path | None,
+    no_baseline: bool,
 ) -> None:
     """Scan PATHS (default: the current directory) and report what was found.
 
     Files named explicitly are scanned even when .gitignore excludes them (pre-commit passes
-    them one by one); the config's `exclude` still applies to them.
+    them one by one); the config's `exclude` still applies to them. With a baseline (from
+    --baseline or the config), findings it holds are left out and counted in the summary.
     """
     import time
-    from dataclasses import replace
 
-    from keyguard.config import load_config
     from keyguard.engine import scan as run_scan
     from keyguard.report import write_report
 
     started = time.perf_counter()
+    if baseline_path is not None and no_baseline:
+        raise click.UsageError("--baseline and --no-baseline cannot be used together")
     targets = list(paths) or [Path()]
-    start = targets[0] if targets[0].is_dir() else targets[0].parent
-    config = _guard(lambda: load_config(start, config_path))
-    if no_gitignore:
-        config = replace(config, gitignore=False)
+    config = _load_config(targets, config_path, no_gitignore)
+    baseline_file = None if no_baseline else baseline_path or config.baseline
+    # Read before scanning: a broken baseline fails the run at once, not after a long scan.
+    baseline = None if baseline_file is None else _read_baseline(baseline_file)
     result: ScanResult = _guard(
         lambda: run_scan(targets, config, jobs=jobs, show_secrets=show_secrets)
     )
+    if baseline is not None and baseline_file is not None:
+        from keyguard.baseline import apply_baseline, scope_for
+
+        scope = scope_for(_baseline_root(baseline_file, config), targets)
+        result = apply_baseline(result, baseline, scope)
     with _output(output) as stream:
         _guard(
             lambda: write_report(
@@ -170,6 +192,323 @@ def _stats_line(result: ScanResult, seconds: float) -> str:
         ("libcst_seconds", f"{stats.libcst_seconds:.3f}"),
     )
     return "keyguard stats: " + " ".join(f"{name}={value}" for name, value in fields)
+
+
+def _load_config(targets: list[Path], config_path: Path | None, no_gitignore: bool) -> Config:
+    """The config for a scan of `targets`: the nearest one above the first target."""
+    from dataclasses import replace
+
+    from keyguard.config import load_config
+
+    start = targets[0] if targets[0].is_dir() else targets[0].parent
+    config = _guard(lambda: load_config(start, config_path))
+    return replace(config, gitignore=False) if no_gitignore else config
+
+
+def _read_baseline(path: Path) -> Baseline:
+    from keyguard.baseline import BaselineError, load
+
+    return _guard(lambda: load(path), BaselineError)
+
+
+# --- keyguard baseline ...  ------------------------------------------------------------------
+
+
+def _scan_options(command: F) -> F:
+    """The options every baseline command shares with `scan`."""
+    options = (
+        click.option(
+            "--config", "config_path", type=click.Path(path_type=Path), help="Use this config."
+        ),
+        click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes."),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _baseline_option(command: F) -> F:
+    return click.option(
+        "-b",
+        "--baseline",
+        "baseline_path",
+        type=click.Path(path_type=Path),
+        metavar="FILE",
+        help="The baseline file.  [default: the config's baseline, else .keyguard-baseline.json]",
+    )(command)
+
+
+def _baseline_file(explicit: Path | None, config: Config) -> Path:
+    from keyguard.baseline import DEFAULT_NAME
+
+    return explicit or config.baseline or Path(DEFAULT_NAME)
+
+
+def _baseline_root(file: Path, config: Config) -> Path:
+    """What a baseline's paths are relative to: the config file's directory (as for `exclude`),
+    or the baseline file's own directory when there is no config file."""
+    return config.source.parent if config.source is not None else file.absolute().parent
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (OSError, ValueError):
+        return str(path)
+
+
+def _baseline_scan(
+    file: Path, paths: tuple[Path, ...], config: Config, jobs: int | None
+) -> tuple[ScanResult, Scope]:
+    """Scan PATHS (default: the baseline's root, see `_baseline_root`) for a baseline command.
+
+    Paths outside the root are refused: the baseline could not name their files. Files
+    skipped with a warning are said on stderr, since their findings cannot be recorded.
+    """
+    from keyguard.baseline import outside, scope_for
+    from keyguard.engine import scan as run_scan
+
+    root = _baseline_root(file, config)
+    targets = list(paths) or [Path(os.path.relpath(root))]
+    scope = scope_for(root, targets)
+    far = outside(scope, targets)
+    if far:
+        raise KeyguardError(f"{far[0]} is outside the baseline's root ({_display(root)})")
+    result: ScanResult = _guard(lambda: run_scan(targets, config, jobs=jobs))
+    for skipped in result.skipped:
+        if skipped.level == "warning":
+            click.echo(
+                f"keyguard: warning: not scanned: {skipped.path}: {skipped.reason}", err=True
+            )
+    return result, scope
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+@cli.group("baseline")
+def baseline_group() -> None:
+    """Record today's findings so that scans report only new ones; review the old ones.
+
+    `keyguard scan --baseline FILE` (or `baseline = "FILE"` in the config) then leaves out
+    every finding the baseline holds, whatever its review status.
+    """
+
+
+@baseline_group.command("create")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Where to write it.  [default: the config's baseline, else .keyguard-baseline.json]",
+)
+@click.option("--force", is_flag=True, help="Replace an existing baseline (loses every review).")
+@_scan_options
+def create(
+    paths: tuple[Path, ...],
+    output: Path | None,
+    force: bool,
+    config_path: Path | None,
+    no_gitignore: bool,
+    jobs: int | None,
+) -> None:
+    """Record every current finding in PATHS (default: the baseline's root) as unreviewed.
+
+    An existing baseline is kept unless --force is given: its review statuses would be lost,
+    and `keyguard baseline update` adds new findings to it instead.
+    """
+    from keyguard.baseline import Baseline, BaselineError, overwrite, transact, update
+
+    config = _load_config(list(paths) or [Path()], config_path, no_gitignore)
+    file = _baseline_file(output, config)
+    exists = f"{_display(file)} already exists: `keyguard baseline update` adds new findings to it"
+    if os.path.lexists(file) and not force:
+        raise KeyguardError(f"{exists} (--force starts over, losing every review status)")
+    result, scope = _baseline_scan(file, paths, config, jobs)
+    fresh, changes = update(Baseline.new(), result, scope)
+
+    def write() -> None:
+        if force:
+            overwrite(file, fresh)
+            return
+
+        def refuse_existing(current: Baseline | None) -> tuple[Baseline, None]:
+            if current is not None:
+                raise BaselineError(exists)
+            return fresh, None
+
+        transact(file, refuse_existing)
+
+    _guard(write, BaselineError)
+    click.echo(
+        f"Wrote {_display(file)}: {_plural(changes.entries, 'entry', 'entries')}, all unreviewed."
+    )
+
+
+@baseline_group.command("update")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_baseline_option
+@_scan_options
+def update_command(
+    paths: tuple[Path, ...],
+    baseline_path: Path | None,
+    config_path: Path | None,
+    no_gitignore: bool,
+    jobs: int | None,
+) -> None:
+    """Add new findings in PATHS (default: the baseline's root) as unreviewed entries.
+
+    Existing entries keep their status and reason; an entry whose file was renamed or moved
+    follows it. Stale entries stay (`keyguard baseline prune` removes them). Creates the file
+    when there is none.
+    """
+    from keyguard.baseline import Baseline, BaselineError, transact, update
+
+    config = _load_config(list(paths) or [Path()], config_path, no_gitignore)
+    file = _baseline_file(baseline_path, config)
+    if os.path.lexists(file):
+        _read_baseline(file)  # a broken file fails now, not after the scan
+    result, scope = _baseline_scan(file, paths, config, jobs)
+    changes = _guard(
+        lambda: transact(file, lambda current: update(current or Baseline.new(), result, scope)),
+        BaselineError,
+    )
+    click.echo(
+        f"Updated {_display(file)}: {changes.added} new, {changes.moved} moved, "
+        f"{_plural(changes.entries, 'entry', 'entries')} in all."
+    )
+    if changes.stale:
+        click.echo(
+            f"{_plural(changes.stale, 'entry', 'entries')} matched nothing: "
+            "`keyguard baseline prune` removes stale entries."
+        )
+
+
+@baseline_group.command("prune")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_baseline_option
+@_scan_options
+def prune_command(
+    paths: tuple[Path, ...],
+    baseline_path: Path | None,
+    config_path: Path | None,
+    no_gitignore: bool,
+    jobs: int | None,
+) -> None:
+    """Remove the entries that no longer match anything.
+
+    PATHS (default: the baseline's root) are scanned first; only entries for files under
+    PATHS can be pruned, so `prune src/` never drops an entry for a file it did not look at.
+    """
+    from keyguard.baseline import BaselineError, load, prune, transact
+
+    config = _load_config(list(paths) or [Path()], config_path, no_gitignore)
+    file = _baseline_file(baseline_path, config)
+    _read_baseline(file)
+    result, scope = _baseline_scan(file, paths, config, jobs)
+
+    def change(current: Baseline | None) -> tuple[Baseline, int]:
+        return prune(current or load(file), result, scope)
+
+    removed = _guard(lambda: transact(file, change), BaselineError)
+    click.echo(f"Removed {_plural(removed, 'stale entry', 'stale entries')} from {_display(file)}.")
+
+
+@baseline_group.command("audit")
+@_baseline_option
+@click.option("--non-interactive", is_flag=True, help="Print the unreviewed entries and exit.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Use this config.")
+def audit(baseline_path: Path | None, config_path: Path | None, non_interactive: bool) -> None:
+    """Review unreviewed entries one by one: accept, mark as false positive, or skip.
+
+    Each entry is shown as a scan shows it, from the file as it is now (redacted, as always),
+    and every answer is saved at once, so quitting midway loses nothing.
+    """
+    from keyguard.report.console import finding_lines
+
+    config = _load_config([Path()], config_path, False)
+    file = _baseline_file(baseline_path, config)
+    current = _read_baseline(file)
+    pending = [entry for entry in current.entries if entry.status == "unreviewed"]
+    name = _display(file)
+    if not pending:
+        click.echo(f"No unreviewed entries in {name}.")
+        return
+    shown = _current_findings(file, current, pending, config)
+    click.echo(f"{_plural(len(pending), 'unreviewed entry', 'unreviewed entries')} in {name}.")
+    answered = 0
+    for number, entry in enumerate(pending, start=1):
+        click.echo("")
+        if not non_interactive:
+            click.echo(f"[{number}/{len(pending)}]")
+        finding = shown.get(entry.fingerprint)
+        if finding is None:
+            click.echo(
+                f"{entry.path}:{entry.line}: {entry.rule_id} (not found as the file is now: "
+                "`keyguard baseline update` follows a move, `prune` drops it)"
+            )
+        else:
+            click.echo("\n".join(finding_lines(finding)))
+        if non_interactive:
+            continue
+        try:
+            answer = click.prompt(
+                "[a]ccept, [f]alse positive, [s]kip, [q]uit",
+                type=click.Choice(["a", "f", "s", "q"], case_sensitive=False),
+                show_choices=False,
+            ).lower()
+            if answer == "q":
+                break
+            if answer == "s":
+                continue
+            reason = click.prompt("Reason (optional)", default="", show_default=False)
+        except click.Abort:  # end of input or Ctrl-C: every answer so far is saved
+            click.echo("")
+            break
+        status: Status = "accepted" if answer == "a" else "false-positive"
+        saved = _record(file, entry.fingerprint, status, reason)
+        answered += saved
+        click.echo(f"Saved: {status}." if saved else "Not saved: the entry was pruned meanwhile.")
+    if not non_interactive:
+        click.echo(f"{answered} answered, {len(pending) - answered} still unreviewed.")
+
+
+def _record(file: Path, fingerprint: str, status: Status, reason: str) -> bool:
+    """Save one review decision at once, under the lock; False if the entry is gone."""
+    from keyguard.baseline import BaselineError, set_status, transact
+
+    def change(baseline: Baseline | None) -> tuple[Baseline, bool]:
+        if baseline is None:
+            raise BaselineError(f"{_display(file)}: the baseline file disappeared")
+        return set_status(baseline, fingerprint, status, reason.strip())
+
+    return _guard(lambda: transact(file, change), BaselineError)
+
+
+def _current_findings(
+    file: Path, baseline: Baseline, entries: list[BaselineEntry], config: Config
+) -> dict[str, Finding]:
+    """The findings `entries` stand for, from their files as they are now, by fingerprint."""
+    from keyguard.baseline import match, scope_for
+    from keyguard.engine import scan as run_scan
+
+    root = _baseline_root(file, config)
+    paths = sorted({entry.path for entry in entries if (root / entry.path).is_file()})
+    if not paths:
+        return {}
+    targets = [root / path for path in paths]
+    result: ScanResult = _guard(lambda: run_scan(targets, config))
+    matching = match(result, baseline, scope_for(root, targets))
+    found: dict[str, Finding] = {}
+    for finding, entry in zip(result.findings, matching.entries, strict=True):
+        if entry is not None:
+            found.setdefault(entry.fingerprint, finding)
+    return found
 
 
 def _load_rule_file(path: Path) -> tuple[Rule, ...]:

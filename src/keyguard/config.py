@@ -51,6 +51,7 @@ KEYS = (
     "extra_rules",
     "fail_on",
     "gitignore",
+    "baseline",
 )
 
 
@@ -64,7 +65,8 @@ class Config:
 
     `root` is the directory the config file was found in (the start directory when there is
     none): `exclude`, `include`, `client_paths`, `server_paths` and `extra_rules` are relative
-    to it, so a config means the same thing whichever subdirectory keyguard runs from.
+    to it, so a config means the same thing whichever subdirectory keyguard runs from, and so
+    is `baseline` (the baseline file `keyguard scan` applies without a `--baseline` flag).
     """
 
     root: Path
@@ -81,6 +83,7 @@ class Config:
     extra_rules: tuple[Path, ...] = ()
     fail_on: Severity | None = None
     gitignore: bool = True
+    baseline: Path | None = None
 
 
 def load_config(start: Path, explicit: Path | None = None) -> Config:
@@ -249,6 +252,15 @@ class _Reader:
         except ValueError as error:
             raise self.fail(f"'max_file_size': {error}") from None
 
+    def file(self, table: Mapping[str, Any], key: str, root: Path) -> Path | None:
+        """A path relative to the config file; whether it exists is for its user to decide."""
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"'{key}' must be a file name, like \".keyguard-baseline.json\"")
+        return root / value
+
     def rule_files(self, table: Mapping[str, Any], root: Path) -> tuple[Path, ...]:
         paths = tuple(root / name for name in self.strings(table, "extra_rules"))
         for path in paths:
@@ -286,4 +298,5 @@ def _from_table(table: Mapping[str, Any], path: Path, section: str) -> Config:
         extra_rules=reader.rule_files(table, root),
         fail_on=None if fail_on is None else reader.severity(fail_on, "fail_on"),
         gitignore=gitignore,
+        baseline=reader.file(table, "baseline", root),
     )

@@ -26,7 +26,7 @@ from keyguard.filters import (
 )
 from keyguard.lines import LineIndex
 from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats
-from keyguard.redact import fingerprint, redact, redact_text
+from keyguard.redact import fingerprint, redact, redact_text, secret_digest
 from keyguard.text import scan_text
 
 __all__ = ["match_file"]
@@ -261,4 +261,5 @@ def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) ->
         fingerprint=fingerprint(rule.id, match.location.path, match.secret),
         message=message,
         snippet=snippet,
+        secret_digest=secret_digest(match.secret),
     )

@@ -10,6 +10,7 @@ from typing import Literal
 __all__ = [
     "INTERNAL_ERROR",
     "AppliesTo",
+    "BaselineOutcome",
     "Example",
     "Finding",
     "Hit",
@@ -22,6 +23,7 @@ __all__ = [
     "Severity",
     "Skipped",
     "Source",
+    "StaleEntry",
 ]
 
 AppliesTo = Literal["any", "client", "server"]
@@ -162,7 +164,11 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """What reporters see: the secret only in its redacted form, plus a stable fingerprint."""
+    """What reporters see: the secret only in its redacted form, plus a stable fingerprint.
+
+    `secret_digest` (sha256 of the secret) is for the baseline alone, which salts it before
+    storing it; no reporter writes it out.
+    """
 
     rule: Rule
     location: Location
@@ -171,6 +177,24 @@ class Finding:
     fingerprint: str
     message: str
     snippet: str = ""
+    secret_digest: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StaleEntry:
+    """A baseline entry that matched nothing in this scan's scope: what reports may say of it."""
+
+    rule_id: str
+    path: str  # posix, relative to the baseline file's directory
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineOutcome:
+    """What a baseline did to a scan: how many findings it hid, which entries matched nothing."""
+
+    suppressed: int = 0
+    stale: tuple[StaleEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +233,4 @@ class ScanResult:
     rules: tuple[Rule, ...] = field(default=())
     stats: ScanStats = field(default_factory=ScanStats)
     prefilter: str = ""  # the prefilter backend that served the scan
+    baseline: BaselineOutcome | None = None  # None when the scan used no baseline

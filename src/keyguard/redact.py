@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from keyguard.models import MatchKind
 
-__all__ = ["fingerprint", "redact", "redact_text", "secret_digest"]
+__all__ = ["digest_fingerprint", "fingerprint", "redact", "redact_text", "secret_digest"]
 
 # The provider's key prefixes say which key it is without saying anything about the key itself.
 KNOWN_PREFIX = re.compile(r"^(sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
@@ -84,5 +84,10 @@ def secret_digest(secret: str) -> str:
 
 def fingerprint(rule_id: str, path: str, secret: str) -> str:
     """Stable across moved lines (no line number), useless to an attacker (hash of a hash)."""
-    material = "\0".join((rule_id, path, secret_digest(secret)))
+    return digest_fingerprint(rule_id, path, secret_digest(secret))
+
+
+def digest_fingerprint(rule_id: str, path: str, digest: str) -> str:
+    """`fingerprint` from the secret's digest: the baseline re-keys findings to its own paths."""
+    material = "\0".join((rule_id, path, digest))
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()

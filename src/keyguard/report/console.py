@@ -7,15 +7,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import IO
 
-from keyguard.models import Finding, ScanResult, Severity, Skipped
+from keyguard.models import BaselineOutcome, Finding, ScanResult, Severity, Skipped
 
-__all__ = ["write"]
+__all__ = ["finding_lines", "write"]
 
 INDENT = "    "
 # Widest source excerpt shown, in terminal cells: minified bundles have lines of megabytes.
 MAX_WIDTH = 120
 # Skipped files at note level (binaries, ignored sizes) are common and dull: name only a few.
 NOTES_SHOWN = 3
+# Stale baseline entries are listed so they can be found, but a stale tree must not flood a log.
+STALE_SHOWN = 10
 
 _RESET = "\x1b[0m"
 _STYLES = {
@@ -40,13 +42,13 @@ def write(
     paint = _painter(color)
     lines: list[str] = []
     for finding in result.findings:
-        lines.append(_headline(finding, paint))
-        lines.extend(_excerpt(finding, paint))
+        lines.extend(finding_lines(finding, paint))
     if result.findings:
         lines.append("")
         lines.extend(_summary(result, paint))
     else:
         lines.append(_no_findings(result))
+        lines.extend(_baseline(result.baseline))
         lines.extend(_skipped_warnings(result.skipped, paint))
     if show_secrets:
         lines.append(
@@ -56,6 +58,12 @@ def write(
             )
         )
     stream.write("\n".join(lines) + "\n")
+
+
+def finding_lines(finding: Finding, paint: Paint | None = None) -> list[str]:
+    """One finding as the report shows it: the `path:line:col:` headline, then the excerpt."""
+    paint = paint or _painter(False)
+    return [_headline(finding, paint), *_excerpt(finding, paint)]
 
 
 def _painter(enabled: bool) -> Paint:
@@ -192,8 +200,26 @@ def _summary(result: ScanResult, paint: Paint) -> list[str]:
         lines.append(f"  {count:>{number_width}}  {rule_id}  {name}")
     if result.suppressed:
         lines.append(f"{_plural(result.suppressed, 'finding')} suppressed.")
+    lines.extend(_baseline(result.baseline))
     lines.extend(_skipped_warnings(result.skipped, paint))
     lines.extend(_skipped_notes(result.skipped))
+    return lines
+
+
+def _baseline(outcome: BaselineOutcome | None) -> list[str]:
+    """How many findings the baseline hid, and its entries that matched nothing (never a secret)."""
+    if outcome is None:
+        return []
+    lines = [f"{_plural(outcome.suppressed, 'finding')} suppressed by the baseline."]
+    stale = outcome.stale
+    if stale:
+        count = "1 baseline entry is" if len(stale) == 1 else f"{len(stale)} baseline entries are"
+        lines.append(f"{count} stale (nothing matched; `keyguard baseline prune` removes them):")
+        lines.extend(
+            f"  {_clean(entry.path)}:{entry.line}: {entry.rule_id}" for entry in stale[:STALE_SHOWN]
+        )
+        if len(stale) > STALE_SHOWN:
+            lines.append(f"  and {len(stale) - STALE_SHOWN} more.")
     return lines
 
 

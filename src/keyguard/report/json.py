@@ -7,7 +7,7 @@ from collections import Counter
 from typing import IO, Any
 
 from keyguard import __version__
-from keyguard.models import Finding, ScanResult, Severity, Skipped
+from keyguard.models import BaselineOutcome, Finding, ScanResult, Severity, Skipped
 
 __all__ = ["SCHEMA_VERSION", "to_dict", "write"]
 
@@ -16,14 +16,21 @@ SCHEMA_VERSION = 1
 
 
 def to_dict(result: ScanResult) -> dict[str, Any]:
-    """The report as plain data, findings and skipped files in the order the engine gave them."""
-    return {
+    """The report as plain data, findings and skipped files in the order the engine gave them.
+
+    `baseline` is there only when the scan used one: how many findings it suppressed, and its
+    stale entries (rule id, path relative to the baseline's directory, line).
+    """
+    document = {
         "version": SCHEMA_VERSION,
         "tool": {"name": "keyguard", "version": __version__},
         "summary": _summary(result),
         "findings": [_finding(finding) for finding in result.findings],
         "skipped": [_skipped(entry) for entry in result.skipped],
     }
+    if result.baseline is not None:
+        document["baseline"] = _baseline(result.baseline)
+    return document
 
 
 def write(result: ScanResult, stream: IO[str]) -> None:
@@ -66,6 +73,16 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "redacted": finding.redacted,
         "snippet": finding.snippet,
         "fingerprint": finding.fingerprint,
+    }
+
+
+def _baseline(outcome: BaselineOutcome) -> dict[str, Any]:
+    return {
+        "suppressed": outcome.suppressed,
+        "stale": [
+            {"rule_id": entry.rule_id, "path": entry.path, "line": entry.line}
+            for entry in outcome.stale
+        ],
     }
 
 

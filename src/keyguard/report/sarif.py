@@ -12,7 +12,7 @@ import attr
 import sarif_om as om
 
 from keyguard import __version__
-from keyguard.models import Finding, Rule, ScanResult, Severity, Skipped
+from keyguard.models import BaselineOutcome, Finding, Rule, ScanResult, Severity, Skipped
 
 __all__ = ["SCHEMA_URI", "SRCROOT", "to_json", "to_sarif", "write"]
 
@@ -157,7 +157,9 @@ def _result(finding: Finding, index: int) -> Any:
     )
 
 
-def _notifications(skipped: Iterable[Skipped]) -> list[Any] | None:
+def _notifications(
+    skipped: Iterable[Skipped], baseline: BaselineOutcome | None
+) -> list[Any] | None:
     notes = [
         om.Notification(
             level=entry.level,
@@ -172,7 +174,31 @@ def _notifications(skipped: Iterable[Skipped]) -> list[Any] | None:
         )
         for entry in skipped
     ]
+    for stale in baseline.stale if baseline else ():
+        notes.append(
+            om.Notification(
+                level="note",
+                message=om.Message(
+                    text=f"stale baseline entry: {stale.rule_id} matched nothing "
+                    "(`keyguard baseline prune` removes it)"
+                ),
+                locations=[
+                    om.Location(
+                        physical_location=om.PhysicalLocation(
+                            artifact_location=_artifact_location(stale.path),
+                            region=om.Region(start_line=stale.line),
+                        )
+                    )
+                ],
+            )
+        )
     return notes or None
+
+
+def _properties(baseline: BaselineOutcome | None) -> dict[str, Any] | None:
+    if baseline is None:
+        return None
+    return {"keyguard/baseline": {"suppressed": baseline.suppressed, "stale": len(baseline.stale)}}
 
 
 def to_sarif(result: ScanResult, *, root: PurePath | None = None) -> dict[str, Any]:
@@ -180,7 +206,9 @@ def to_sarif(result: ScanResult, *, root: PurePath | None = None) -> dict[str, A
 
     `root` is the directory finding paths are relative to (default: the current directory);
     it becomes `%SRCROOT%` in `originalUriBaseIds`. `results` is written even when empty:
-    an empty list tells code scanning that earlier alerts are fixed.
+    an empty list tells code scanning that earlier alerts are fixed. Findings a baseline
+    suppressed are not results (code scanning would alert on them); the run's properties
+    count them, and stale baseline entries are notifications.
     """
     rules = _driver_rules(result)
     index = {rule.id: position for position, rule in enumerate(rules)}
@@ -199,10 +227,11 @@ def to_sarif(result: ScanResult, *, root: PurePath | None = None) -> dict[str, A
         invocations=[
             om.Invocation(
                 execution_successful=not any(skip.internal_error for skip in result.skipped),
-                tool_execution_notifications=_notifications(result.skipped),
+                tool_execution_notifications=_notifications(result.skipped, result.baseline),
             )
         ],
         results=[_result(finding, index[finding.rule.id]) for finding in result.findings],
+        properties=_properties(result.baseline),
     )
     log = to_json(om.SarifLog(runs=[run], version=SARIF_VERSION, schema_uri=SCHEMA_URI))
     # "$schema" and "version" first, as every SARIF producer writes them.
