@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +14,7 @@ from keyguard.models import Rule
 from keyguard.prefilter import Backend
 from keyguard.ruleset import RuleError, builtin_rules, expand_fakes, parse_rules
 from keyguard.selfcheck import check_rule
-from tests.conftest import PREFILTERS
+from tests.conftest import PREFILTERS, fake
 
 RULES = builtin_rules()
 MIN_EXAMPLES = 5
@@ -75,3 +78,24 @@ def test_a_broken_rule_file_is_a_clear_error() -> None:
         )
     with pytest.raises(RuleError, match="unknown key 'patern'"):
         parse_rules('[[rule]]\nid="KG999"\npatern="x"\n', "x.toml")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.id)
+def test_builtin_patterns_compile_with_a_secret_group(rule: Rule) -> None:
+    # A scan compiles built-in patterns only when it needs them, unchecked: this is the check.
+    assert any(name.startswith("secret") for name in rule.pattern.groupindex)
+
+
+def test_a_clean_scan_compiles_no_rule_pattern(tmp_path: Path) -> None:
+    (tmp_path / "clean.py").write_text("import os\nKEY = os.environ['API_KEY']\n")
+    probe = (
+        "from pathlib import Path\nfrom keyguard.config import Config\n"
+        "from keyguard.engine import scan\nfrom keyguard.models import _compile_rule_regex\n"
+        f"scan([Path({str(tmp_path)!r})], Config(root=Path({str(tmp_path)!r})), jobs=1)\n"
+        "print(_compile_rule_regex.cache_info().currsize)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0"]
+    (tmp_path / "key.env").write_text("KEY=" + fake("sk_live_{{alnum:24}}") + "\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert int(out.stdout) >= 1

@@ -251,7 +251,7 @@ class _Check:
 
     @classmethod
     def of(cls, rule: Rule) -> _Check:
-        index = rule.pattern.groupindex if rule.pattern is not None else {}
+        index = rule.pattern.groupindex
         names = sorted((name for name in index if name.startswith("secret")), key=index.__getitem__)
         return cls(rule, tuple(names))
 
@@ -261,8 +261,6 @@ class _Check:
 
     def find_all(self, value: bytes) -> Iterator[str]:
         """Yield the secret of every match in `value`."""
-        if self.rule.pattern is None:
-            return
         for match in self.rule.pattern.finditer(value):
             secret = self._secret(match)
             if secret:
@@ -274,8 +272,6 @@ class _Check:
         A URL further in ("see http://... for details") is prose, not an endpoint; so is one
         after leading whitespace, which is formatted text (help or docs assembled from lines).
         """
-        if self.rule.pattern is None:
-            return None
         match = self.rule.pattern.match(value)
         return self._secret(match) if match else None
 
@@ -632,7 +628,7 @@ class _Scanner:
         self.secret_checks = [check for check in checks if check.rule.assigned_to is None]
         # Most literals hold no keyword of any rule: one test rules them out.
         self.literal_keywords = tuple(
-            {kw for check in self.secret_checks for kw in check.rule.keywords if check.rule.pattern}
+            {kw for check in self.secret_checks for kw in check.rule.keywords}
         )
         self.hits: list[Hit] = []
         # String nodes already reported as part of a larger expression (a concatenation).
@@ -940,7 +936,7 @@ class _EndpointFinder:
     def __init__(self, data: bytes, source: str, rules: Sequence[Rule]) -> None:
         self.data = data
         self.lines = _Lines(source)
-        self.checks = [_Check.of(rule) for rule in rules if rule.pattern is not None]
+        self.checks = [_Check.of(rule) for rule in rules]
         self.hits: list[Hit] = []
         # Nodes are keyed by id(): the tree outlives the walk, so no id is reused meanwhile.
         self.bound: dict[int, list[str]] = {}  # value node -> the names it is bound to

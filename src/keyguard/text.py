@@ -286,7 +286,7 @@ def scan_text(
     endpoint_file = not is_prose_file(path)
     regions = Regions(data)
     for rule in rules:
-        if rule.pattern is None or (rule.kind == "endpoint" and not endpoint_file):
+        if rule.kind == "endpoint" and not endpoint_file:
             continue
         for window_start, window_end in keyword_windows(lowered, rule.keywords):
             for match in rule.pattern.finditer(data, window_start, window_end):
