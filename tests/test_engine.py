@@ -213,10 +213,12 @@ def test_a_crash_on_one_file_is_a_warning_and_marks_the_run(
     (tmp_path / "ok.env").write_text(f"KEY={key}\n")
     real = engine._scan_source
 
-    def explode(source: engine.Source, plan: engine.ScanPlan) -> engine.FileResult:
+    def explode(
+        source: engine.Source, plan: engine.ScanPlan, secrets: list[str] | None
+    ) -> engine.FileResult:
         if source.path == "boom.env":
             raise ValueError(f"bug while looking at {key}")
-        return real(source, plan)
+        return real(source, plan, secrets)
 
     monkeypatch.setattr(engine, "_scan_source", explode)
     result = scan([tmp_path], Config(root=tmp_path), jobs=1, display_root=tmp_path)

@@ -56,7 +56,15 @@ if TYPE_CHECKING:
     import multiprocessing.context
     from concurrent.futures import Future
 
-__all__ = ["FileResult", "ScanPlan", "resolve_rules", "scan", "scan_source"]
+__all__ = [
+    "FileResult",
+    "ScanPlan",
+    "plan_for",
+    "resolve_rules",
+    "scan",
+    "scan_items",
+    "scan_source",
+]
 
 log = logging.getLogger(__name__)
 
@@ -286,10 +294,14 @@ def _hits(
     return scan_text(data, rules, path, index, lowered)
 
 
-def scan_source(source: Source, plan: ScanPlan) -> FileResult:
-    """Scan one file. Never raises: an internal error becomes a warning for that file."""
+def scan_source(source: Source, plan: ScanPlan, secrets: list[str] | None = None) -> FileResult:
+    """Scan one file. Never raises: an internal error becomes a warning for that file.
+
+    `secrets`, when given, receives the raw secret of each finding, in order: the history scan
+    asks git where a secret still is with them. They stay in the engine, never in a report.
+    """
     try:
-        return _scan_source(source, plan)
+        return _scan_source(source, plan, secrets)
     except Exception as error:
         log.debug("internal error scanning %s", source.path, exc_info=True)
         # The exception's text could quote file content (a secret): name its type only.
@@ -297,7 +309,7 @@ def scan_source(source: Source, plan: ScanPlan) -> FileResult:
         return FileResult(skipped=Skipped(source.path, reason, "warning"))
 
 
-def _scan_source(source: Source, plan: ScanPlan) -> FileResult:
+def _scan_source(source: Source, plan: ScanPlan, secrets: list[str] | None) -> FileResult:
     data = normalise(source.data)
     lowered = data.lower()
     rules, public_only = _candidate_rules(data, lowered, plan, source.path)
@@ -346,6 +358,8 @@ def _scan_source(source: Source, plan: ScanPlan) -> FileResult:
             for line in range(match.location.line, match.location.end_line + 1):
                 secrets_by_line.setdefault(line, []).append(match.secret)
     findings = tuple(_finding(match, secrets_by_line, plan.show_secrets) for match in kept)
+    if secrets is not None:
+        secrets.extend(match.secret for match in kept)
     return FileResult(findings=findings, suppressed=suppressed)
 
 
@@ -370,6 +384,8 @@ def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) ->
 
 # --- running many files ---------------------------------------------------------------------
 
+Work = Pending | Source  # a file to read and scan, or one already in memory (from git)
+
 _WORKER_PLAN: tuple[ScanPlan, int] | None = None
 
 
@@ -378,9 +394,9 @@ def _init_worker(plan: ScanPlan, limit: int) -> None:
     _WORKER_PLAN = (plan, limit)
 
 
-def read_and_scan(pending: Pending, plan: ScanPlan, limit: int) -> FileResult | None:
-    """Read one discovered file and scan it; None for a file that turned out empty."""
-    source = read_file(pending, limit)
+def read_and_scan(item: Work, plan: ScanPlan, limit: int) -> FileResult | None:
+    """Read one discovered file (if not in memory yet) and scan it; None for an empty file."""
+    source = item if isinstance(item, Source) else read_file(item, limit)
     if source is None:
         return None
     if isinstance(source, Skipped):
@@ -389,19 +405,19 @@ def read_and_scan(pending: Pending, plan: ScanPlan, limit: int) -> FileResult | 
     return FileResult(result.findings, result.suppressed, result.skipped, len(source.data))
 
 
-def _scan_chunk(chunk: list[Pending]) -> list[FileResult | None]:
+def _scan_chunk(chunk: list[Work]) -> list[FileResult | None]:
     assert _WORKER_PLAN is not None
     plan, limit = _WORKER_PLAN
-    return [read_and_scan(pending, plan, limit) for pending in chunk]
+    return [read_and_scan(item, plan, limit) for item in chunk]
 
 
-def _chunks(items: Iterable[Pending], jobs: int) -> Iterator[list[Pending]]:
+def _chunks(items: Iterable[Work], jobs: int) -> Iterator[list[Work]]:
     """Chunks of about CHUNK_BYTES: few enough to keep IPC cheap, many enough to balance."""
-    chunk: list[Pending] = []
+    chunk: list[Work] = []
     size = 0
     for item in items:
         chunk.append(item)
-        size += item.size
+        size += item.size if isinstance(item, Pending) else len(item.data)
         if size >= CHUNK_BYTES or len(chunk) >= CHUNK_FILES:
             yield chunk
             chunk, size = [], 0
@@ -426,7 +442,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _run_pool(
-    items: Iterable[Pending], plan: ScanPlan, limit: int, jobs: int
+    items: Iterable[Work], plan: ScanPlan, limit: int, jobs: int
 ) -> Iterator[FileResult | None]:
     """Scan in `jobs` processes; results come back in discovery order, a bounded window ahead."""
     # Imported here: a pre-commit run over a handful of files never pays for a pool.
@@ -461,23 +477,38 @@ def scan(
     The main process only walks the tree; reading and scanning happen where the work runs, in
     process for a handful of files (pre-commit) and in a pool of `jobs` workers otherwise.
     """
+    found = discover(paths, config, display_root=display_root, defer_reads=True)
+    return scan_items(found, config, jobs=jobs, show_secrets=show_secrets, rules=rules)
+
+
+def scan_items(
+    items: Iterable[Source | Pending | Skipped],
+    config: Config,
+    *,
+    jobs: int | None = None,
+    show_secrets: bool = False,
+    rules: Sequence[Rule] | None = None,
+) -> ScanResult:
+    """Scan files discovered on disk (`Pending`) or already in memory (`Source`, from git).
+
+    `Skipped` items pass straight into the result. A handful of files is scanned in process;
+    more go to a pool of `jobs` workers.
+    """
     selected = tuple(rules) if rules is not None else resolve_rules(config)
     plan = plan_for(config, selected, show_secrets=show_secrets)
     jobs = default_jobs() if jobs is None else max(1, jobs)
     limit = config.max_file_size
     skipped: list[Skipped] = []
 
-    def work() -> Iterator[Pending]:
-        for item in discover(paths, config, display_root=display_root, defer_reads=True):
+    def work() -> Iterator[Work]:
+        for item in items:
             if isinstance(item, Skipped):
                 skipped.append(item)
-            elif isinstance(item, Pending):
+            else:
                 yield item
-            else:  # pragma: no cover - discover yields Pending when reads are deferred
-                raise TypeError(f"unexpected discovery item {item!r}")
 
     stream = work()
-    first: list[Pending] = []
+    first: list[Work] = []
     for item in stream:
         first.append(item)
         if len(first) > IN_PROCESS_MAX_FILES:
@@ -510,7 +541,7 @@ def scan(
     )
 
 
-def _chain(first: list[Pending], rest: Iterator[Pending]) -> Iterator[Pending]:
+def _chain(first: list[Work], rest: Iterator[Work]) -> Iterator[Work]:
     yield from first
     yield from rest
 
