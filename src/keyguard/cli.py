@@ -1,4 +1,4 @@
-"""Command line: `keyguard scan`, `keyguard rules`, `keyguard explain`.
+"""Command line: `keyguard scan`, `keyguard history`, `keyguard rules`, `keyguard explain`.
 
 Exit codes: 0 nothing at or above `--fail-on`, 1 findings, 2 usage, config or I/O error. Every
 error is one line on stderr, never a traceback (set KEYGUARD_DEBUG=1 to see one).
@@ -11,12 +11,16 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
 from keyguard import __version__
 from keyguard.models import Rule, ScanResult, Severity
+
+if TYPE_CHECKING:
+    from keyguard.config import Config
+    from keyguard.git import Repository
 
 __all__ = ["main"]
 
@@ -39,11 +43,12 @@ def _guard(action: Callable[[], T]) -> T:
     """Turn the library's expected errors into one-line CLI errors."""
     from keyguard.config import ConfigError
     from keyguard.discover import DiscoveryError
+    from keyguard.git import GitError
     from keyguard.ruleset import RuleError
 
     try:
         return action()
-    except (ConfigError, RuleError, DiscoveryError) as error:
+    except (ConfigError, RuleError, DiscoveryError, GitError) as error:
         raise KeyguardError(str(error)) from None
     except BrokenPipeError:
         raise  # the reader went away (`| head`): not an error to report
@@ -87,23 +92,97 @@ def cli() -> None:
     """Find hard-coded API keys, OAuth client secrets and plain-http endpoints in code."""
 
 
+def _report_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options every scanning command shares: what to report, where, and when to fail."""
+    options = (
+        click.option(
+            "--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True
+        ),
+        click.option(
+            "-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout."
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(LEVELS),
+            default=None,
+            help="Exit 1 when a finding at or above this level remains.  [default: warning]",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path),
+            help="Use this config file.",
+        ),
+        click.option(
+            "--show-secrets",
+            is_flag=True,
+            help="Print secrets in full (never use this in CI logs).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _config(targets: list[Path], config_path: Path | None) -> Config:
+    from keyguard.config import load_config
+
+    start = targets[0] if targets[0].is_dir() else targets[0].parent
+    return _guard(lambda: load_config(start, config_path))
+
+
+def _repository(start: Path) -> Repository:
+    from keyguard.git import open_repository
+
+    return _guard(lambda: open_repository(start))
+
+
+def _finish(
+    result: ScanResult,
+    config: Config,
+    *,
+    fmt: str,
+    output: str | None,
+    fail_on: str | None,
+    show_secrets: bool,
+    root: Path | None = None,
+) -> NoReturn:
+    """Write the report and exit with the code `--fail-on` (or the config) calls for."""
+    from keyguard.report import write_report
+
+    with _output(output) as stream:
+        _guard(
+            lambda: write_report(
+                fmt,
+                result,
+                stream,
+                color=_use_color(output),
+                show_secrets=show_secrets,
+                root=root,
+            )
+        )
+    threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
+    failing = any(finding.severity.rank >= threshold.rank for finding in result.findings)
+    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
-@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
-@click.option(
-    "--fail-on",
-    type=click.Choice(LEVELS),
-    default=None,
-    help="Exit 1 when a finding at or above this level remains.  [default: warning]",
-)
-@click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), help="Use this config file."
-)
+@_report_options
 @click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [all cores].")
 @click.option(
-    "--show-secrets", is_flag=True, help="Print secrets in full (never use this in CI logs)."
+    "--staged",
+    is_flag=True,
+    help="Scan what the index holds for the staged files (what the next commit records).",
+)
+@click.option(
+    "--diff",
+    "--since",
+    "base",
+    metavar="REF",
+    help="Report only findings on lines added since REF (where HEAD left it), untracked "
+    "files included: old findings do not block a pull request.",
 )
 def scan(
     paths: tuple[Path, ...],
@@ -111,38 +190,163 @@ def scan(
     output: str | None,
     fail_on: str | None,
     config_path: Path | None,
+    show_secrets: bool,
     no_gitignore: bool,
     jobs: int | None,
-    show_secrets: bool,
+    staged: bool,
+    base: str | None,
 ) -> None:
     """Scan PATHS (default: the current directory) and report what was found.
 
     Files named explicitly are scanned even when .gitignore excludes them (pre-commit passes
-    them one by one); the config's `exclude` still applies to them.
+    them one by one); the config's `exclude` still applies to them. With --staged or --diff,
+    PATHS narrow what git reports, and paths are relative to the repository's top.
     """
     from dataclasses import replace
 
-    from keyguard.config import load_config
-    from keyguard.engine import scan as run_scan
-    from keyguard.report import write_report
-
+    if staged and base is not None:
+        raise KeyguardError("--staged and --diff cannot be combined")
     targets = list(paths) or [Path()]
-    start = targets[0] if targets[0].is_dir() else targets[0].parent
-    config = _guard(lambda: load_config(start, config_path))
+    config = _config(targets, config_path)
     if no_gitignore:
         config = replace(config, gitignore=False)
-    result: ScanResult = _guard(
-        lambda: run_scan(targets, config, jobs=jobs, show_secrets=show_secrets)
+    root: Path | None = None
+    if staged or base is not None:
+        root, result = _scan_git(targets, paths, config, staged, base, jobs, show_secrets)
+    else:
+        from keyguard.engine import scan as run_scan
+
+        result = _guard(lambda: run_scan(targets, config, jobs=jobs, show_secrets=show_secrets))
+    _finish(
+        result,
+        config,
+        fmt=fmt,
+        output=output,
+        fail_on=fail_on,
+        show_secrets=show_secrets,
+        root=root,
     )
-    with _output(output) as stream:
-        _guard(
-            lambda: write_report(
-                fmt, result, stream, color=_use_color(output), show_secrets=show_secrets
+
+
+def _scan_git(
+    targets: list[Path],
+    paths: tuple[Path, ...],
+    config: Config,
+    staged: bool,
+    base: str | None,
+    jobs: int | None,
+    show_secrets: bool,
+) -> tuple[Path, ScanResult]:
+    """`scan --staged` and `scan --diff`: the repository's top, and what was found."""
+    from keyguard import gitscan
+
+    repository = _repository(targets[0])
+    if repository.bare:
+        raise KeyguardError("--staged and --diff need a work tree, not a bare repository")
+    pathspecs = _guard(lambda: repository.pathspecs(paths))
+    if staged:
+        return repository.top, _guard(
+            lambda: gitscan.staged(
+                repository, config, pathspecs=pathspecs, jobs=jobs, show_secrets=show_secrets
             )
         )
-    threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
-    failing = any(finding.severity.rank >= threshold.rank for finding in result.findings)
-    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+    assert base is not None
+    return repository.top, _guard(
+        lambda: gitscan.changed_since(
+            repository,
+            repository.merge_base(base),
+            config,
+            pathspecs=pathspecs,
+            jobs=jobs,
+            show_secrets=show_secrets,
+        )
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--since", metavar="REV", help="Only the commits after REV (REV..HEAD).")
+@click.option(
+    "--range",
+    "span",
+    metavar="A..B",
+    help="Only the commits of a range: A..B, A...B, or all that one revision reaches.",
+)
+@click.option(
+    "--all", "all_refs", is_flag=True, help="Every ref (branches, tags, stash), not only HEAD."
+)
+@_report_options
+def history(
+    paths: tuple[Path, ...],
+    since: str | None,
+    span: str | None,
+    all_refs: bool,
+    fmt: str,
+    output: str | None,
+    fail_on: str | None,
+    config_path: Path | None,
+    show_secrets: bool,
+) -> None:
+    """Scan the lines every commit added, in PATHS of the repository (default: all of it).
+
+    A key that was committed and deleted later is still leaked: anyone with a clone can read
+    it. Each finding names the first commit that added it and says whether HEAD still holds
+    it; the same secret in the same file is one finding. Paths are relative to the
+    repository's top, as they were in that commit; a single file is followed across renames.
+    """
+    from keyguard import gitscan
+
+    if span is not None and (since is not None or all_refs):
+        raise KeyguardError("--range cannot be combined with --since or --all")
+    targets = list(paths) or [Path()]
+    config = _config(targets, config_path)
+    repository = _repository(targets[0])
+    if repository.shallow:
+        click.echo(
+            "keyguard: warning: a shallow clone: only the commits it holds are scanned, and "
+            "the oldest of them shows every file it had as added (git fetch --unshallow)",
+            err=True,
+        )
+    revisions: list[str] = _guard(lambda: _revisions(repository, since, span, all_refs))
+    pathspecs = _guard(lambda: repository.pathspecs(paths))
+    follow = len(pathspecs) == 1 and not targets[0].is_dir()
+    result = _guard(
+        lambda: gitscan.history(
+            repository,
+            config,
+            revisions=revisions,
+            pathspecs=pathspecs,
+            follow=follow,
+            show_secrets=show_secrets,
+        )
+    )
+    _finish(
+        result,
+        config,
+        fmt=fmt,
+        output=output,
+        fail_on=fail_on,
+        show_secrets=show_secrets,
+        root=repository.top,
+    )
+
+
+def _revisions(
+    repository: Repository, since: str | None, span: str | None, all_refs: bool
+) -> list[str]:
+    """`git log` arguments for the chosen commits; [] when there are none (no commit yet)."""
+    if span is not None:
+        return repository.revision_range(span)
+    if all_refs:
+        revisions = ["--all"]
+    else:
+        head = repository.head()
+        if head is None:
+            return []
+        revisions = [head]
+    if since is not None:
+        revisions.append(f"^{repository.commit(since)}")
+    return revisions
 
 
 def _load_rule_file(path: Path) -> tuple[Rule, ...]:
