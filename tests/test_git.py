@@ -482,7 +482,7 @@ def test_parse_patch_names_quoted_paths_and_counts_added_lines() -> None:
     assert isinstance(commit, Commit) and commit.sha == sha and commit.day == "2024-01-01"
     assert isinstance(tab, FileDiff) and tab.path == "tab\there"
     assert (tab.old, tab.new, tab.lines) == (None, "2" * 40, [1, 2])
-    assert tab.text == [b"+one\n", b"+++two\n"]
+    assert tab.text == [b"one\n", b"++two\n"]
     assert isinstance(space, FileDiff) and space.path == "sp ace.txt" and space.lines == [7, 8]
     assert isinstance(merged, FileDiff) and merged.path == "merged.txt"
     assert merged.lines == [2] and merged.old == "5" * 40

@@ -50,7 +50,7 @@ from keyguard.models import (
 )
 from keyguard.redact import fingerprint, redact, redact_text
 from keyguard.ruleset import RuleError, builtin_rules, load_rule_file
-from keyguard.text import scan_text
+from keyguard.text import keyword_windows, scan_text
 
 if TYPE_CHECKING:
     import multiprocessing.context
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FileResult",
     "ScanPlan",
+    "may_hit",
     "plan_for",
     "resolve_rules",
     "scan",
@@ -226,6 +227,33 @@ def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
             if starts_token and lowered[end : end + 1] in (b'"', b"'"):
                 return True
             position = lowered.find(keyword, end)
+    return False
+
+
+def may_hit(text: bytes, path: str, plan: ScanPlan) -> bool:
+    """Could these lines of the file `path` hold a hit? Asked of the lines a commit added, before
+    the whole file is read.
+
+    Every hit starts as a match of its rule's pattern near a keyword (Python is parsed only
+    after one, see `_python_needs_parse`), so keywords and then patterns decide, as they do for
+    a file; the exception is a key prefix split off a Python literal, which only libcst joins.
+    Whether the file is client-side is left to the scan of the whole file.
+    """
+    lowered = text.lower()
+    present = plan.present_keywords(lowered)
+    if not present:
+        return False
+    python = suffix_of(path.lower()) in PYTHON_SUFFIXES
+    for rule in plan.rules:
+        if present.isdisjoint(rule.keywords):
+            continue
+        if rule.pattern is None:
+            return True
+        if python and _is_plain_key_rule(rule) and _split_key_prefix(lowered, rule.keywords):
+            return True
+        for start, end in keyword_windows(lowered, rule.keywords):
+            if rule.pattern.search(text, start, end):
+                return True
     return False
 
 

@@ -370,7 +370,8 @@ def _drain(stream: IO[bytes], size: int) -> None:
 @dataclass(slots=True)
 class FileDiff:
     """One file's part of a patch: what it is called after the change, its blob ids and mode,
-    and the lines the change added (numbers in the new blob; their text, for the prefilter)."""
+    and the lines the change added (numbers in the new blob; their text without the patch's
+    `+`, for the prefilter)."""
 
     path: str
     old: str | None = None
@@ -414,7 +415,7 @@ def parse_patch(lines: Iterable[bytes]) -> Iterator[Commit | FileDiff]:
             if width == 1:
                 if first == PLUS:
                     current.lines.append(number)
-                    current.text.append(line)
+                    current.text.append(line[1:])
                     number += 1
                 elif first == SPACE:
                     number += 1
@@ -423,7 +424,7 @@ def parse_patch(lines: Iterable[bytes]) -> Iterator[Commit | FileDiff]:
                 if b"-" not in prefix:
                     if prefix == added:
                         current.lines.append(number)
-                        current.text.append(line)
+                        current.text.append(line[width:])
                     number += 1
             continue
         if line.startswith(b"\\"):

@@ -1,20 +1,29 @@
 """Scan what git holds: the index (`scan --staged`), the lines a branch added since a base
 (`scan --diff`), and the lines every commit added (`keyguard history`).
 
-A change to a file is worth a look only when its added lines hold a rule keyword; then the
-whole file is scanned, so context, parsing and suppressions are exactly a file scan's, and only
-the findings that touch an added line are kept.
+A change to a file is worth a look only when its added lines could hold a hit (a rule's keyword,
+then its pattern); then the whole file is scanned, so context, parsing and suppressions are
+exactly a file scan's, and only the findings that touch an added line are kept.
 """
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from keyguard.config import Config
 from keyguard.discover import ConfigPaths
-from keyguard.engine import ScanPlan, plan_for, resolve_rules, scan, scan_items, scan_source
+from keyguard.engine import (
+    ScanPlan,
+    may_hit,
+    plan_for,
+    resolve_rules,
+    scan,
+    scan_items,
+    scan_source,
+)
 from keyguard.git import (
     COMMIT_FORMAT,
     PATCH_CONFIG,
@@ -124,6 +133,7 @@ def history(
     selected = tuple(rules) if rules is not None else resolve_rules(config)
     plan = plan_for(config, selected, show_secrets=show_secrets)
     paths = ConfigPaths(config)
+    top = f"{repository.top}{os.sep}"  # a str: pathlib per change would cost and intern
     command = [
         *PATCH_CONFIG,
         *_size_limit(config),
@@ -153,7 +163,7 @@ def history(
                 commit is not None
                 and item.is_file
                 and (item.lines or item.binary)
-                and paths.wanted(str(repository.top / item.path))
+                and paths.wanted(top + item.path)
             ):
                 changes += 1
                 for finding, secret in _new_findings(item, plan, blobs, skipped):
@@ -208,7 +218,7 @@ def _new_findings(
     is not new.
     """
     if not change.binary:
-        if not plan.present_keywords(b"".join(change.text).lower()):
+        if not may_hit(b"".join(change.text), change.path, plan):
             return []
         found = _scan_blob(change.new, change.path, plan, blobs, skipped)
         return [pair for pair in found if _touches(pair[0].location, change.lines)]
