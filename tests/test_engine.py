@@ -12,7 +12,7 @@ from keyguard.engine import ScanPlan, scan, scan_bytes
 from keyguard.filters import is_exempt_url, is_placeholder_key, is_placeholder_value
 from keyguard.models import Severity
 from keyguard.redact import fingerprint, redact, redact_text
-from keyguard.ruleset import builtin_rules
+from keyguard.ruleset import builtin_rules, expand_fakes
 from tests.conftest import ScanText, fake
 
 
@@ -228,3 +228,22 @@ def test_a_crash_on_one_file_is_a_warning_and_marks_the_run(
     assert key not in skipped.reason
     invocation = to_sarif(result)["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "expected"),
+    [
+        ("app.ts", "  work_limit?: number;\nconst network_id = 1;\n", False),
+        ("app.ts", "const key = 'sk_live_{{alnum:24}}';\n", True),
+        ("app.py", 'KEY = "sk_live_" \\\n', True),  # a split literal: only libcst joins it
+        ("app.ts", 'KEY = "sk_live_" +\n', False),
+        ("api.py", 'BASE = "http://api.example.com/v1"\n', True),
+        ("api.py", "x = 1\n", False),
+        ("conf.yaml", "client_secret: {{alnum:32}}\n", True),
+    ],
+)
+def test_may_hit_asks_keywords_then_patterns(path: str, text: str, expected: bool) -> None:
+    from keyguard.engine import may_hit
+
+    plan = ScanPlan(rules=builtin_rules())
+    assert may_hit(expand_fakes(text).encode(), path, plan) is expected

@@ -392,6 +392,32 @@ def test_staged_before_the_first_commit_and_from_a_subdirectory(repo: Repo) -> N
     assert where(json.loads(done.stdout)) == [("KG102", "web/public/app.js", 1)]
 
 
+def test_named_paths_are_taken_literally_not_as_globs(repo: Repo) -> None:
+    repo.write("pages/[id].tsx", "export default function Page() { return null; }\n")
+    repo.write("pages/i.tsx", f"const key = '{key()}';\n")  # what the glob [id] would match
+    repo.ok("add", "-A")
+    assert repo.report("scan", "--staged", "pages/[id].tsx")["findings"] == []
+    repo.commit("pages")
+    assert repo.report("history", "pages/[id].tsx")["findings"] == []
+    assert len(repo.report("history", "pages/i.tsx")["findings"]) == 2  # KG101 and KG201
+
+
+def test_a_plain_git_hook_with_staged_refuses_what_the_index_would_commit(repo: Repo) -> None:
+    hook = repo.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nexec {sys.executable} -m keyguard scan --staged\n")
+    hook.chmod(0o755)
+    live = key()
+    repo.write("billing.py", f'KEY = "{live}"\n')
+    repo.ok("add", "billing.py")
+    repo.write("billing.py", 'import os\nKEY = os.environ["KEY"]\n')  # fixed, but not staged
+    refused = git("commit", "-m", "leak", cwd=repo.root)
+    assert refused.returncode != 0
+    output = refused.stdout + refused.stderr  # git hands a hook's output to stderr
+    assert "billing.py:1:8: KG101 [error]" in output and live not in output
+    repo.ok("add", "billing.py")
+    repo.ok("commit", "-q", "-m", "clean")
+
+
 def test_staged_skips_binaries_deletions_and_the_config_excludes(repo: Repo) -> None:
     repo.write("gone.env", f"KEY={key()}\n")
     repo.commit("old")
@@ -431,8 +457,39 @@ def test_diff_reports_only_lines_added_since_the_base(repo: Repo) -> None:
     ]
     (repo.root / "notes.env").unlink()
     repo.ok("checkout", "-q", "main")
+    repo.write(".gitattributes", "*.min.js binary\n")  # no lines: the two versions are compared
+    repo.write("public/app.min.js", f"var a='{old}';\n")
+    repo.commit("bundle")
+    repo.ok("checkout", "-q", "-b", "bundle-pr")
+    repo.write("public/app.min.js", f"var a='{old}';var b='{new}';\n")
+    repo.commit("bundle change")
+    bundle = repo.report("scan", "--diff", "main")
+    assert {(f["rule_id"], f["redacted"][-4:]) for f in bundle["findings"]} == {
+        ("KG101", new[-4:]),
+        ("KG201", new[-4:]),
+    }
+    repo.ok("checkout", "-q", "main")
     clean = repo.keyguard("scan", "--diff", "main")
     assert clean.returncode == 0 and "No findings" in clean.stdout
+
+
+def test_a_plain_scan_does_not_load_the_git_modules(tmp_path: Path) -> None:
+    """pre-commit runs name files: they must not pay for keyguard.git or subprocess."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    code = (
+        "import sys\n"
+        "from keyguard.cli import main\n"
+        "try:\n"
+        "    main(['scan', 'a.py'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "wanted = ('keyguard.git', 'keyguard.gitscan', 'subprocess')\n"
+        "print(','.join(m for m in wanted if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stderr.strip() == ""
 
 
 # --- the patch parser ------------------------------------------------------------------------
@@ -498,7 +555,8 @@ def test_parse_patch_names_quoted_paths_and_counts_added_lines() -> None:
         ),
         ("git@github.com:acme/shop.git", "ssh://github.com/acme/shop.git"),
         ("ssh://git@host:2222/acme/shop", "ssh://host:2222/acme/shop"),
+        ("../upstream", "file:///srv/upstream"),
     ],
 )
 def test_remote_urls_lose_their_credentials(remote: str, uri: str) -> None:
-    assert _repository_uri(remote) == uri
+    assert _repository_uri(remote, Path("/srv/repo")) == uri

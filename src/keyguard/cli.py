@@ -43,18 +43,31 @@ def _guard(action: Callable[[], T]) -> T:
     """Turn the library's expected errors into one-line CLI errors."""
     from keyguard.config import ConfigError
     from keyguard.discover import DiscoveryError
-    from keyguard.git import GitError
     from keyguard.ruleset import RuleError
 
     try:
         return action()
-    except (ConfigError, RuleError, DiscoveryError, GitError) as error:
+    except (ConfigError, RuleError, DiscoveryError) as error:
         raise KeyguardError(str(error)) from None
     except BrokenPipeError:
         raise  # the reader went away (`| head`): not an error to report
     except OSError as error:
         where = f": {error.filename}" if error.filename else ""
         raise KeyguardError(f"{error.strerror or error}{where}") from None
+
+
+def _guard_git(action: Callable[[], T]) -> T:
+    """`_guard` for what reads git, which may also raise GitError (a plain scan never imports
+    keyguard.git: pre-commit runs pay for no module they do not use)."""
+    from keyguard.git import GitError
+
+    def run() -> T:
+        try:
+            return action()
+        except GitError as error:
+            raise KeyguardError(str(error)) from None
+
+    return _guard(run)
 
 
 @contextmanager
@@ -134,7 +147,7 @@ def _config(targets: list[Path], config_path: Path | None) -> Config:
 def _repository(start: Path) -> Repository:
     from keyguard.git import open_repository
 
-    return _guard(lambda: open_repository(start))
+    return _guard_git(lambda: open_repository(start))
 
 
 def _finish(
@@ -181,8 +194,8 @@ def _finish(
     "--since",
     "base",
     metavar="REF",
-    help="Report only findings on lines added since REF (where HEAD left it), untracked "
-    "files included: old findings do not block a pull request.",
+    help="Report only findings on lines added since REF (its merge base with HEAD), "
+    "untracked files included: old findings do not block a pull request.",
 )
 def scan(
     paths: tuple[Path, ...],
@@ -243,15 +256,15 @@ def _scan_git(
     repository = _repository(targets[0])
     if repository.bare:
         raise KeyguardError("--staged and --diff need a work tree, not a bare repository")
-    pathspecs = _guard(lambda: repository.pathspecs(paths))
+    pathspecs = _guard_git(lambda: repository.pathspecs(paths))
     if staged:
-        return repository.top, _guard(
+        return repository.top, _guard_git(
             lambda: gitscan.staged(
                 repository, config, pathspecs=pathspecs, jobs=jobs, show_secrets=show_secrets
             )
         )
     assert base is not None
-    return repository.top, _guard(
+    return repository.top, _guard_git(
         lambda: gitscan.changed_since(
             repository,
             repository.merge_base(base),
@@ -307,10 +320,10 @@ def history(
             "the oldest of them shows every file it had as added (git fetch --unshallow)",
             err=True,
         )
-    revisions: list[str] = _guard(lambda: _revisions(repository, since, span, all_refs))
-    pathspecs = _guard(lambda: repository.pathspecs(paths))
+    revisions: list[str] = _guard_git(lambda: _revisions(repository, since, span, all_refs))
+    pathspecs = _guard_git(lambda: repository.pathspecs(paths))
     follow = len(pathspecs) == 1 and not targets[0].is_dir()
-    result = _guard(
+    result = _guard_git(
         lambda: gitscan.history(
             repository,
             config,

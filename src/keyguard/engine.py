@@ -61,6 +61,7 @@ __all__ = [
     "ScanPlan",
     "may_hit",
     "plan_for",
+    "report_order",
     "resolve_rules",
     "scan",
     "scan_items",
@@ -558,7 +559,7 @@ def scan_items(
         if result.scanned_bytes is not None:
             files += 1
             size += result.scanned_bytes
-    findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.rule.id))
+    findings.sort(key=report_order)
     return ScanResult(
         findings=tuple(findings),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
@@ -567,6 +568,12 @@ def scan_items(
         suppressed=suppressed,
         rules=selected,
     )
+
+
+def report_order(finding: Finding) -> tuple[str, int, int, str]:
+    """Findings are reported by path, line, column and rule id."""
+    loc = finding.location
+    return (loc.path, loc.line, loc.column, finding.rule.id)
 
 
 def _chain(first: list[Work], rest: Iterator[Work]) -> Iterator[Work]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +17,6 @@ from typing import IO
 
 from keyguard.discover import ConfigPaths, format_size, is_binary
 from keyguard.models import Commit, Revision, Skipped, Source
-
-# subprocess and tempfile (7 ms) are imported where git runs: the cli imports this module for
-# GitError on every run, a pre-commit run over a few files too.
 
 __all__ = [
     "COMMIT_FORMAT",
@@ -79,8 +78,15 @@ class GitError(Exception):
 
 
 def _environment() -> dict[str, str]:
-    # Reading must not write: no index refresh behind `git diff`, no prompt, no pager.
-    return {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat"}
+    # Reading must not write: no index refresh behind `git diff`, no prompt, no pager. Paths
+    # are paths, not globs: `pages/[id].tsx` must not match `pages/i.tsx`.
+    return {
+        **os.environ,
+        "GIT_OPTIONAL_LOCKS": "0",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_PAGER": "cat",
+        "GIT_LITERAL_PATHSPECS": "1",
+    }
 
 
 def _last_line(stderr: bytes) -> str:
@@ -90,8 +96,6 @@ def _last_line(stderr: bytes) -> str:
 
 
 def _run(args: Sequence[str], cwd: Path, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-    import subprocess
-
     try:
         done = subprocess.run(
             ["git", *args],
@@ -221,7 +225,7 @@ class Repository:
         code, out, _ = _run(["symbolic-ref", "--quiet", "--short", "HEAD"], self.top)
         branch = out.decode("utf-8", "replace").strip() if code == 0 else ""
         return Revision(
-            repository_uri=_repository_uri(remote) if remote else self.top.resolve().as_uri(),
+            repository_uri=_repository_uri(remote, self.top) if remote else self.top.as_uri(),
             commit=self.head(),
             branch=branch or None,
         )
@@ -236,9 +240,6 @@ class Stream:
     never block on a full pipe; `close` reports its failure, or ends it early when we stop."""
 
     def __init__(self, cwd: Path, args: Sequence[str], stdin: bool) -> None:
-        import subprocess
-        import tempfile
-
         self.command = _subcommand(args)
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in `close`
         try:
@@ -278,13 +279,14 @@ class Stream:
             raise GitError(f"git {self.command}: {_last_line(err)}")
 
 
-def _repository_uri(remote: str) -> str:
-    """A remote as a URI without credentials (`https://token@host/…` must not reach a report)."""
+def _repository_uri(remote: str, top: Path) -> str:
+    """A remote as a URI without credentials (`https://token@host/…` must not reach a report);
+    scp-like `git@host:path` becomes `ssh://host/path`, a local path a file URI."""
     scp = re.match(r"^([\w.-]+@)?([\w.-]+):(?!//)(.+)$", remote)
     if scp and "://" not in remote:
         return f"ssh://{scp.group(2)}/{scp.group(3)}"
     if "://" not in remote:
-        return Path(remote).resolve().as_uri()
+        return (top / remote).resolve().as_uri()
     scheme, rest = remote.split("://", 1)
     host, slash, path = rest.partition("/")
     return f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"

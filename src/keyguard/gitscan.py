@@ -19,6 +19,7 @@ from keyguard.engine import (
     ScanPlan,
     may_hit,
     plan_for,
+    report_order,
     resolve_rules,
     scan,
     scan_items,
@@ -131,6 +132,8 @@ def history(
     the repository's top. Merges count the lines that are new against every parent.
     """
     selected = tuple(rules) if rules is not None else resolve_rules(config)
+    if not revisions:  # nothing committed yet
+        return ScanResult((), rules=selected, commits_scanned=0, revision=repository.describe())
     plan = plan_for(config, selected, show_secrets=show_secrets)
     paths = ConfigPaths(config)
     top = f"{repository.top}{os.sep}"  # a str: pathlib per change would cost and intern
@@ -151,8 +154,6 @@ def history(
     skipped: set[Skipped] = set()
     commits = changes = 0
     commit: Commit | None = None
-    if not revisions:  # nothing committed yet
-        return ScanResult((), rules=selected, commits_scanned=0, revision=repository.describe())
     with repository.stream(*command) as git, Blobs(repository, config.max_file_size) as blobs:
         counted = _Counted(git.stdout)
         for item in parse_patch(counted):
@@ -170,9 +171,8 @@ def history(
                     _remember(seen, finding, secret, commit)
     in_head = _still_in_head(repository, [entry.secret for entry in seen.values()])
     findings = [_with_provenance(entry, entry.secret in in_head) for entry in seen.values()]
-    findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.rule.id))
     return ScanResult(
-        findings=tuple(findings),
+        findings=tuple(sorted(findings, key=report_order)),
         skipped=tuple(sorted(skipped, key=lambda s: (s.path, s.reason))),
         files_scanned=changes,
         bytes_scanned=counted.size,
@@ -316,12 +316,12 @@ def _with_provenance(entry: _Seen, in_head: bool) -> Finding:
     provenance = Provenance(entry.commit, entry.commits, in_head)
     return replace(
         entry.finding,
-        message=history_message(entry.finding, provenance),
+        message=_message(entry.finding, provenance),
         provenance=provenance,
     )
 
 
-def history_message(finding: Finding, provenance: Provenance) -> str:
+def _message(finding: Finding, provenance: Provenance) -> str:
     """The finding's message with where it came from, and for a secret what to do about it."""
     commit = provenance.commit
     origin = f"added in {commit.short} on {commit.day} by {commit.author}"
