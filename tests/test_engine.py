@@ -12,7 +12,7 @@ from keyguard.engine import ScanPlan, scan, scan_bytes
 from keyguard.filters import is_exempt_url, is_placeholder_key, is_placeholder_value
 from keyguard.models import Severity
 from keyguard.redact import fingerprint, redact, redact_text
-from keyguard.ruleset import builtin_rules
+from keyguard.ruleset import builtin_rules, expand_fakes
 from tests.conftest import ScanText, fake
 
 
@@ -215,11 +215,16 @@ def test_a_crash_on_one_file_is_a_warning_and_marks_the_run(
     real = match.match_file
 
     def explode(
-        path: str, data: bytes, lowered: bytes, present: frozenset[bytes], plan: ScanPlan
+        path: str,
+        data: bytes,
+        lowered: bytes,
+        present: frozenset[bytes],
+        plan: ScanPlan,
+        secrets: list[str] | None = None,
     ) -> FileResult:
         if path == "boom.env":
             raise ValueError(f"bug while looking at {key}")
-        return real(path, data, lowered, present, plan)
+        return real(path, data, lowered, present, plan, secrets)
 
     monkeypatch.setattr(match, "match_file", explode)
     result = scan([tmp_path], Config(root=tmp_path), jobs=1, display_root=tmp_path)
@@ -244,3 +249,22 @@ def test_stats_count_candidates_and_parses(tmp_path: Path) -> None:
     assert (stats.ast_parses, stats.libcst_parses) == (2, 1)  # call.py; bound.py by both
     assert stats.ast_seconds > 0 and stats.libcst_seconds > 0
     assert result.prefilter == "stdlib"  # four files: not worth importing Hyperscan
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "expected"),
+    [
+        ("app.ts", "  work_limit?: number;\nconst network_id = 1;\n", False),
+        ("app.ts", "const key = 'sk_live_{{alnum:24}}';\n", True),
+        ("app.py", 'KEY = "sk_live_" \\\n', True),  # a split literal: only libcst joins it
+        ("app.ts", 'KEY = "sk_live_" +\n', False),
+        ("api.py", 'BASE = "http://api.example.com/v1"\n', True),
+        ("api.py", "x = 1\n", False),
+        ("conf.yaml", "client_secret: {{alnum:32}}\n", True),
+    ],
+)
+def test_may_hit_asks_keywords_then_patterns(path: str, text: str, expected: bool) -> None:
+    from keyguard.engine import may_hit
+
+    plan = ScanPlan(rules=builtin_rules())
+    assert may_hit(expand_fakes(text).encode(), path, plan) is expected

@@ -10,31 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, fake
+from tests.conftest import IDENTITY, REPO, fake, git
 
 pytestmark = pytest.mark.slow
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
-
-
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.invalid",
-}
-
-
-def git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env={**os.environ, **IDENTITY},
-    )
 
 
 def copy_of_this_repository(target: Path) -> str:

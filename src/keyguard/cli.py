@@ -1,4 +1,5 @@
-"""Command line: `keyguard scan`, `keyguard baseline ...`, `keyguard rules`, `keyguard explain`.
+"""Command line: `keyguard scan`, `keyguard history`, `keyguard baseline ...`, `keyguard rules`,
+`keyguard explain`.
 
 Exit codes: 0 nothing at or above `--fail-on`, 1 findings, 2 usage, config or I/O error. Every
 error is one line on stderr, never a traceback (set KEYGUARD_DEBUG=1 to see one).
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -21,6 +22,10 @@ from keyguard.models import Finding, Rule, ScanResult, Severity
 if TYPE_CHECKING:  # imported where used: a pre-commit run must not pay for what it does not use
     from keyguard.baseline import Baseline, BaselineEntry, Scope, Status
     from keyguard.config import Config
+
+if TYPE_CHECKING:
+    from keyguard.config import Config
+    from keyguard.git import Repository
 
 __all__ = ["main"]
 
@@ -58,6 +63,20 @@ def _guard(action: Callable[[], T], *expected: type[Exception]) -> T:
         raise KeyguardError(f"{error.strerror or error}{where}") from None
 
 
+def _guard_git(action: Callable[[], T]) -> T:
+    """`_guard` for what reads git, which may also raise GitError (a plain scan never imports
+    keyguard.git: pre-commit runs pay for no module they do not use)."""
+    from keyguard.git import GitError
+
+    def run() -> T:
+        try:
+            return action()
+        except GitError as error:
+            raise KeyguardError(str(error)) from None
+
+    return _guard(run)
+
+
 @contextmanager
 def _output(path: str | None) -> Iterator[IO[str]]:
     """Write to stdout, or atomically to a file: an interrupted run never leaves half a report."""
@@ -93,23 +112,98 @@ def cli() -> None:
     """Find hard-coded API keys, OAuth client secrets and plain-http endpoints in code."""
 
 
+def _report_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options every scanning command shares: what to report, where, and when to fail."""
+    options = (
+        click.option(
+            "--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True
+        ),
+        click.option(
+            "-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout."
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(LEVELS),
+            default=None,
+            help="Exit 1 when a finding at or above this level remains.  [default: warning]",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path),
+            help="Use this config file.",
+        ),
+        click.option(
+            "--show-secrets",
+            is_flag=True,
+            help="Print secrets in full (never use this in CI logs).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _repository(start: Path) -> Repository:
+    from keyguard.git import open_repository
+
+    return _guard_git(lambda: open_repository(start))
+
+
+def _finish(
+    result: ScanResult,
+    config: Config,
+    *,
+    fmt: str,
+    output: str | None,
+    fail_on: str | None,
+    show_secrets: bool,
+    root: Path | None = None,
+    started: float | None = None,
+) -> NoReturn:
+    """Write the report and exit with the code `--fail-on` (or the config) calls for.
+
+    `started` (a `time.perf_counter()` reading) asks for the `--stats` line on stderr.
+    """
+    from keyguard.report import write_report
+
+    with _output(output) as stream:
+        _guard(
+            lambda: write_report(
+                fmt,
+                result,
+                stream,
+                color=_use_color(output),
+                show_secrets=show_secrets,
+                root=root,
+            )
+        )
+    if started is not None:
+        import time
+
+        click.echo(_stats_line(result, time.perf_counter() - started), err=True)
+    threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
+    failing = any(finding.severity.rank >= threshold.rank for finding in result.findings)
+    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
-@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
-@click.option(
-    "--fail-on",
-    type=click.Choice(LEVELS),
-    default=None,
-    help="Exit 1 when a finding at or above this level remains.  [default: warning]",
-)
-@click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), help="Use this config file."
-)
+@_report_options
 @click.option("--no-gitignore", is_flag=True, help="Scan files that .gitignore excludes.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [all cores].")
 @click.option(
-    "--show-secrets", is_flag=True, help="Print secrets in full (never use this in CI logs)."
+    "--staged",
+    is_flag=True,
+    help="Scan what the index holds for the staged files (what the next commit records).",
+)
+@click.option(
+    "--diff",
+    "--since",
+    "base",
+    metavar="REF",
+    help="Report only findings on lines added since REF (its merge base with HEAD), "
+    "untracked files included: old findings do not block a pull request.",
 )
 @click.option(
     "--stats",
@@ -130,9 +224,11 @@ def scan(
     output: str | None,
     fail_on: str | None,
     config_path: Path | None,
+    show_secrets: bool,
     no_gitignore: bool,
     jobs: int | None,
-    show_secrets: bool,
+    staged: bool,
+    base: str | None,
     stats: bool,
     baseline_path: Path | None,
     no_baseline: bool,
@@ -140,15 +236,15 @@ def scan(
     """Scan PATHS (default: the current directory) and report what was found.
 
     Files named explicitly are scanned even when .gitignore excludes them (pre-commit passes
-    them one by one); the config's `exclude` still applies to them. With a baseline (from
-    --baseline or the config), findings it holds are left out and counted in the summary.
+    them one by one); the config's `exclude` still applies to them. With --staged or --diff,
+    PATHS narrow what git reports, and paths are relative to the repository's top. With a
+    baseline (from --baseline or the config), findings it holds are left out and counted.
     """
     import time
 
-    from keyguard.engine import scan as run_scan
-    from keyguard.report import write_report
-
     started = time.perf_counter()
+    if staged and base is not None:
+        raise KeyguardError("--staged and --diff cannot be combined")
     if baseline_path is not None and no_baseline:
         raise click.UsageError("--baseline and --no-baseline cannot be used together")
     targets = list(paths) or [Path()]
@@ -156,25 +252,149 @@ def scan(
     baseline_file = None if no_baseline else baseline_path or config.baseline
     # Read before scanning: a broken baseline fails the run at once, not after a long scan.
     baseline = None if baseline_file is None else _read_baseline(baseline_file)
-    result: ScanResult = _guard(
-        lambda: run_scan(targets, config, jobs=jobs, show_secrets=show_secrets)
-    )
+    root: Path | None = None
+    if staged or base is not None:
+        root, result = _scan_git(targets, paths, config, staged, base, jobs, show_secrets)
+    else:
+        from keyguard.engine import scan as run_scan
+
+        result = _guard(lambda: run_scan(targets, config, jobs=jobs, show_secrets=show_secrets))
     if baseline is not None and baseline_file is not None:
         from keyguard.baseline import apply_baseline, scope_for
 
         scope = scope_for(_baseline_root(baseline_file, config), targets)
         result = apply_baseline(result, baseline, scope)
-    with _output(output) as stream:
-        _guard(
-            lambda: write_report(
-                fmt, result, stream, color=_use_color(output), show_secrets=show_secrets
+    _finish(
+        result,
+        config,
+        fmt=fmt,
+        output=output,
+        fail_on=fail_on,
+        show_secrets=show_secrets,
+        root=root,
+        started=started if stats else None,
+    )
+
+
+def _scan_git(
+    targets: list[Path],
+    paths: tuple[Path, ...],
+    config: Config,
+    staged: bool,
+    base: str | None,
+    jobs: int | None,
+    show_secrets: bool,
+) -> tuple[Path, ScanResult]:
+    """`scan --staged` and `scan --diff`: the repository's top, and what was found."""
+    from keyguard import gitscan
+
+    repository = _repository(targets[0])
+    if repository.bare:
+        raise KeyguardError("--staged and --diff need a work tree, not a bare repository")
+    pathspecs = _guard_git(lambda: repository.pathspecs(paths))
+    if staged:
+        return repository.top, _guard_git(
+            lambda: gitscan.staged(
+                repository, config, pathspecs=pathspecs, jobs=jobs, show_secrets=show_secrets
             )
         )
-    if stats:
-        click.echo(_stats_line(result, time.perf_counter() - started), err=True)
-    threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
-    failing = any(finding.severity.rank >= threshold.rank for finding in result.findings)
-    sys.exit(EXIT_FINDINGS if failing else EXIT_CLEAN)
+    assert base is not None
+    return repository.top, _guard_git(
+        lambda: gitscan.changed_since(
+            repository,
+            repository.merge_base(base),
+            config,
+            pathspecs=pathspecs,
+            jobs=jobs,
+            show_secrets=show_secrets,
+        )
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--since", metavar="REV", help="Only the commits after REV (REV..HEAD).")
+@click.option(
+    "--range",
+    "span",
+    metavar="A..B",
+    help="Only the commits of a range: A..B, A...B, or all that one revision reaches.",
+)
+@click.option(
+    "--all", "all_refs", is_flag=True, help="Every ref (branches, tags, stash), not only HEAD."
+)
+@_report_options
+def history(
+    paths: tuple[Path, ...],
+    since: str | None,
+    span: str | None,
+    all_refs: bool,
+    fmt: str,
+    output: str | None,
+    fail_on: str | None,
+    config_path: Path | None,
+    show_secrets: bool,
+) -> None:
+    """Scan the lines every commit added, in PATHS of the repository (default: all of it).
+
+    A key that was committed and deleted later is still leaked: anyone with a clone can read
+    it. Each finding names the first commit that added it and says whether HEAD still holds
+    it; the same secret in the same file is one finding. Paths are relative to the
+    repository's top, as they were in that commit; a single file is followed across renames.
+    """
+    from keyguard import gitscan
+
+    if span is not None and (since is not None or all_refs):
+        raise KeyguardError("--range cannot be combined with --since or --all")
+    targets = list(paths) or [Path()]
+    config = _load_config(targets, config_path, False)
+    repository = _repository(targets[0])
+    if repository.shallow:
+        click.echo(
+            "keyguard: warning: a shallow clone: only the commits it holds are scanned, and "
+            "the oldest of them shows every file it had as added (git fetch --unshallow)",
+            err=True,
+        )
+    revisions: list[str] = _guard_git(lambda: _revisions(repository, since, span, all_refs))
+    pathspecs = _guard_git(lambda: repository.pathspecs(paths))
+    follow = len(pathspecs) == 1 and not targets[0].is_dir()
+    result = _guard_git(
+        lambda: gitscan.history(
+            repository,
+            config,
+            revisions=revisions,
+            pathspecs=pathspecs,
+            follow=follow,
+            show_secrets=show_secrets,
+        )
+    )
+    _finish(
+        result,
+        config,
+        fmt=fmt,
+        output=output,
+        fail_on=fail_on,
+        show_secrets=show_secrets,
+        root=repository.top,
+    )
+
+
+def _revisions(
+    repository: Repository, since: str | None, span: str | None, all_refs: bool
+) -> list[str]:
+    """`git log` arguments for the chosen commits; [] when there are none (no commit yet)."""
+    if span is not None:
+        return repository.revision_range(span)
+    if all_refs:
+        revisions = ["--all"]
+    else:
+        head = repository.head()
+        if head is None:
+            return []
+        revisions = [head]
+    if since is not None:
+        revisions.append(f"^{repository.commit(since)}")
+    return revisions
 
 
 def _stats_line(result: ScanResult, seconds: float) -> str:

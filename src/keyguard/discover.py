@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, TypeAlias
 from keyguard.config import Config
 from keyguard.models import Skipped, Source
 
-__all__ = ["SNIFF_SIZE", "DiscoveryError", "Pending", "discover", "format_size", "read_file"]
+__all__ = [
+    "SNIFF_SIZE",
+    "ConfigPaths",
+    "DiscoveryError",
+    "Pending",
+    "discover",
+    "format_size",
+    "is_binary",
+    "read_file",
+]
 
 
 def _log() -> logging.Logger:
@@ -109,6 +118,44 @@ def _compile(lines: Sequence[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(lines, backend="simple")
 
 
+def is_binary(head: bytes) -> bool:
+    """A NUL byte in the first SNIFF_SIZE bytes, without a UTF-16/32 byte-order mark."""
+    return b"\0" in head[:SNIFF_SIZE] and not head.startswith(WIDE_TEXT_BOMS)
+
+
+class ConfigPaths:
+    """The config's `exclude` and `include`, compiled once, for absolute resolved paths.
+
+    Both are gitignore-style patterns relative to the config's root; a path outside that root
+    is never excluded, and `include` (when set) only narrows what lies under it.
+    """
+
+    __slots__ = ("exclude", "include", "root")
+
+    def __init__(self, config: Config) -> None:
+        self.root = str(config.root.resolve())
+        self.exclude = _compile(config.exclude) if config.exclude else None
+        self.include = _compile(config.include) if config.include else None
+
+    def excluded(self, path: str, *, is_dir: bool) -> bool:
+        """Does `exclude` cover this path?"""
+        if self.exclude is None:
+            return False
+        relative = _under(path, self.root)
+        if not relative:
+            return False
+        return self.exclude.match_file(relative + "/" if is_dir else relative)
+
+    def wanted(self, path: str) -> bool:
+        """A file that `exclude` leaves in and a non-empty `include` takes."""
+        if self.excluded(path, is_dir=False):
+            return False
+        if self.include is None:
+            return True
+        relative = _under(path, self.root)
+        return not relative or self.include.match_file(relative)
+
+
 def format_size(size: int) -> str:
     """Format a byte count the way the config accepts it back: "2.0 MiB", "512 B"."""
     value = float(size)
@@ -175,10 +222,8 @@ class _Walker:
         self.defer_reads = defer_reads
         self.display_abs = _lexical(display_root)
         self.display_real = str(display_root.resolve())
-        self.config_real = str(config.root.resolve())
         # Compiled once per run, like every ignore file (see `_spec`).
-        self.exclude = _compile(config.exclude) if config.exclude else None
-        self.include = _compile(config.include) if config.include else None
+        self.paths = ConfigPaths(config)
         self.ignore_files: dict[str, pathspec.GitIgnoreSpec | None] = {}
         self.seen: set[str] = set()
 
@@ -197,16 +242,16 @@ class _Walker:
         try:
             info = Path(lexical).stat()
         except OSError as error:
-            if self._wanted(canonical) and self._first(canonical):
+            if self.paths.wanted(canonical) and self._first(canonical):
                 yield self._broken(display, error)
             return
         if stat.S_ISDIR(info.st_mode):
             real = str(Path(lexical).resolve())
-            if self._excluded(real, is_dir=True):
+            if self.paths.excluded(real, is_dir=True):
                 _log().debug("%s: excluded by the config", display)
                 return
             yield from self._walk(real, display)
-        elif not self._wanted(canonical):
+        elif not self.paths.wanted(canonical):
             _log().debug("%s: excluded by the config", display)
         elif stat.S_ISREG(info.st_mode):
             first = self._first(str(Path(lexical).resolve()))
@@ -240,7 +285,7 @@ class _Walker:
             return
         # Every file of a tree passes through this loop in the main process, which also feeds
         # the pool: keep the common case (a plain file, nothing to filter) to a few C calls.
-        filtered = self.exclude is not None or self.include is not None
+        filtered = self.paths.exclude is not None or self.paths.include is not None
         stack = [first]
         while stack:
             frame = stack[-1]
@@ -309,7 +354,7 @@ class _Walker:
         start = Path(root)
         top = next((d for d in (start, *start.parents) if (d / GIT_DIR).exists()), None)
         if top is None:
-            top = Path(self.config_real if _is_inside(root, self.config_real) else root)
+            top = Path(self.paths.root if _is_inside(root, self.paths.root) else root)
         layers = self._exclude_layers(str(top))
         for directory in reversed(start.parents):
             if directory == top or top in directory.parents:
@@ -342,29 +387,11 @@ class _Walker:
 
     # -- filters --------------------------------------------------------------------------
 
-    def _excluded(self, path: str, *, is_dir: bool) -> bool:
-        """Does the config's `exclude` (relative to the config's root) cover this path?"""
-        if self.exclude is None:
-            return False
-        relative = _under(path, self.config_real)
-        if not relative:
-            return False
-        return self.exclude.match_file(relative + "/" if is_dir else relative)
-
-    def _wanted(self, path: str) -> bool:
-        """Apply `exclude` and, for files under the config's root, a non-empty `include`."""
-        if self._excluded(path, is_dir=False):
-            return False
-        if self.include is None:
-            return True
-        relative = _under(path, self.config_real)
-        return not relative or self.include.match_file(relative)
-
     def _ignored(self, path: str, layers: Sequence[Layer], *, is_dir: bool) -> bool:
         if is_dir:
-            if self._excluded(path, is_dir=True):
+            if self.paths.excluded(path, is_dir=True):
                 return True
-        elif not self._wanted(path):
+        elif not self.paths.wanted(path):
             return True
         return bool(layers) and _git_ignored(layers, path, is_dir)
 
@@ -448,7 +475,7 @@ def read_file(pending: Pending, limit: int) -> Source | Skipped | None:
             data = handle.read(SNIFF_SIZE)
             if not data:
                 return None
-            if b"\0" in data and not data.startswith(WIDE_TEXT_BOMS):
+            if is_binary(data):
                 return Skipped(display, "binary file")
             # The rest in one read as a rule. A file that reports no size (procfs, some FUSE
             # mounts) is read in chunks; never past the limit, as files can grow while read.

@@ -38,7 +38,17 @@ if TYPE_CHECKING:
 
     from keyguard.context import ContextRules
 
-__all__ = ["FileResult", "ScanPlan", "resolve_rules", "scan", "scan_source"]
+__all__ = [
+    "FileResult",
+    "ScanPlan",
+    "may_hit",
+    "plan_for",
+    "report_order",
+    "resolve_rules",
+    "scan",
+    "scan_items",
+    "scan_source",
+]
 
 
 BOM_FIRST_BYTES = frozenset({b"\xef", b"\xff", b"\xfe", b"\x00"})
@@ -156,11 +166,13 @@ def normalise(data: bytes) -> bytes:
     return data
 
 
-def scan_source(source: Source, plan: ScanPlan) -> FileResult:
+def scan_source(source: Source, plan: ScanPlan, secrets: list[str] | None = None) -> FileResult:
     """Scan one file. Never raises: an internal error becomes a warning for that file.
 
     The prefilter runs here; only a file with a candidate pays for the matching stage
-    (`match.py`), and only the first such file of a run pays for importing it.
+    (`match.py`), and only the first such file of a run pays for importing it. `secrets`, when
+    given, receives the raw secret of each finding, in order: the history scan asks git where a
+    secret still is with them. They stay in the engine, never in a report.
     """
     try:
         data = normalise(source.data)
@@ -169,7 +181,7 @@ def scan_source(source: Source, plan: ScanPlan) -> FileResult:
             return FileResult()
         from keyguard.match import match_file
 
-        return match_file(source.path, data, lowered, present, plan)
+        return match_file(source.path, data, lowered, present, plan, secrets)
     except Exception as error:
         import logging
 
@@ -181,6 +193,8 @@ def scan_source(source: Source, plan: ScanPlan) -> FileResult:
 
 # --- running many files ---------------------------------------------------------------------
 
+Work = Pending | Source  # a file to read and scan, or one already in memory (from git)
+
 _WORKER_PLAN: tuple[ScanPlan, int] | None = None
 
 
@@ -189,9 +203,9 @@ def _init_worker(plan: ScanPlan, limit: int) -> None:
     _WORKER_PLAN = (plan, limit)
 
 
-def read_and_scan(pending: Pending, plan: ScanPlan, limit: int) -> FileResult | None:
-    """Read one discovered file and scan it; None for a file that turned out empty."""
-    source = read_file(pending, limit)
+def read_and_scan(item: Work, plan: ScanPlan, limit: int) -> FileResult | None:
+    """Read one discovered file (if not in memory yet) and scan it; None for an empty file."""
+    source = item if isinstance(item, Source) else read_file(item, limit)
     if source is None:
         return None
     if isinstance(source, Skipped):
@@ -233,23 +247,27 @@ def _summarise(results: Iterable[FileResult | None]) -> ChunkResult:
     return ChunkResult(files, size, notable, stats)
 
 
-def _scan_chunk(chunk: list[tuple[str, str]]) -> ChunkResult:
+Task = tuple[str, str] | Source  # (path, display) of a file to read, or one in memory
+
+
+def _scan_chunk(chunk: list[Task]) -> ChunkResult:
     assert _WORKER_PLAN is not None
     plan, limit = _WORKER_PLAN
     return _scan_chunk_with(chunk, plan, limit)
 
 
-def _scan_chunk_with(chunk: list[tuple[str, str]], plan: ScanPlan, limit: int) -> ChunkResult:
+def _scan_chunk_with(chunk: list[Task], plan: ScanPlan, limit: int) -> ChunkResult:
     return _summarise(
-        read_and_scan(Pending(path, display, -1), plan, limit) for path, display in chunk
+        read_and_scan(task if isinstance(task, Source) else Pending(*task, -1), plan, limit)
+        for task in chunk
     )
 
 
-def _chunks(items: Iterable[Pending]) -> Iterator[list[tuple[str, str]]]:
+def _chunks(items: Iterable[Work]) -> Iterator[list[Task]]:
     """Plain (path, display) tuples, the cheapest thing to pickle, CHUNK_FILES at a time."""
-    chunk: list[tuple[str, str]] = []
+    chunk: list[Task] = []
     for item in items:
-        chunk.append((item.path, item.display))
+        chunk.append(item if isinstance(item, Source) else (item.path, item.display))
         if len(chunk) >= CHUNK_FILES:
             yield chunk
             chunk = []
@@ -274,7 +292,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _run_pool(
-    items: Iterable[Pending], plan: ScanPlan, limit: int, jobs: int
+    items: Iterable[Work], plan: ScanPlan, limit: int, jobs: int
 ) -> Iterator[ChunkResult]:
     """Scan on `jobs` cores: `jobs - 1` worker processes, and this process between walk steps.
 
@@ -293,7 +311,7 @@ def _run_pool(
         initializer=_init_worker,
         initargs=(plan, limit),
     ) as pool:
-        pending: deque[tuple[Future[ChunkResult], list[tuple[str, str]]]] = deque()
+        pending: deque[tuple[Future[ChunkResult], list[Task]]] = deque()
         for chunk in _chunks(items):
             while pending and pending[0][0].done():
                 yield pending.popleft()[0].result()
@@ -310,7 +328,7 @@ def _run_pool(
                 yield future.result()
 
 
-def _in_process(items: Iterable[Pending], plan: ScanPlan, limit: int) -> Iterator[ChunkResult]:
+def _in_process(items: Iterable[Work], plan: ScanPlan, limit: int) -> Iterator[ChunkResult]:
     for item in items:
         yield _summarise([read_and_scan(item, plan, limit)])
 
@@ -325,13 +343,28 @@ def scan(
     rules: Sequence[Rule] | None = None,
     prefilter: Backend | None = None,
 ) -> ScanResult:
-    """Discover, scan and filter; the result is sorted and ready for any reporter.
+    """Discover, scan and filter; the result is sorted and ready for any reporter."""
+    found = discover(paths, config, display_root=display_root, defer_reads=True)
+    return scan_items(
+        found, config, jobs=jobs, show_secrets=show_secrets, rules=rules, prefilter=prefilter
+    )
 
-    `prefilter` forces a backend (tests); by default Hyperscan serves large scans and the stdlib
-    a handful of files, unless `KEYGUARD_PREFILTER` says otherwise.
 
-    The main process only walks the tree; reading and scanning happen where the work runs, in
-    process for a handful of files (pre-commit) and in a pool of `jobs` workers otherwise.
+def scan_items(
+    items: Iterable[Source | Pending | Skipped],
+    config: Config,
+    *,
+    jobs: int | None = None,
+    show_secrets: bool = False,
+    rules: Sequence[Rule] | None = None,
+    prefilter: Backend | None = None,
+) -> ScanResult:
+    """Scan files discovered on disk (`Pending`) or already in memory (`Source`, from git).
+
+    `Skipped` items pass straight into the result. A handful of files is scanned in process;
+    more go to `jobs` processes (see `_run_pool`). `prefilter` forces a backend (tests); by
+    default Hyperscan serves large scans and the stdlib a handful of files, unless
+    `KEYGUARD_PREFILTER` says otherwise.
     """
     selected = tuple(rules) if rules is not None else resolve_rules(config)
     plan = plan_for(config, selected, show_secrets=show_secrets)
@@ -339,17 +372,15 @@ def scan(
     limit = config.max_file_size
     skipped: list[Skipped] = []
 
-    def work() -> Iterator[Pending]:
-        for item in discover(paths, config, display_root=display_root, defer_reads=True):
+    def work() -> Iterator[Work]:
+        for item in items:
             if isinstance(item, Skipped):
                 skipped.append(item)
-            elif isinstance(item, Pending):
+            else:
                 yield item
-            else:  # pragma: no cover - discover yields Pending when reads are deferred
-                raise TypeError(f"unexpected discovery item {item!r}")
 
     stream = work()
-    first: list[Pending] = []
+    first: list[Work] = []
     for item in stream:
         first.append(item)
         if len(first) > IN_PROCESS_MAX_FILES:
@@ -375,7 +406,7 @@ def scan(
             suppressed += result.suppressed
             if result.skipped is not None:
                 skipped.append(result.skipped)
-    findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.rule.id))
+    findings.sort(key=report_order)
     return ScanResult(
         findings=tuple(findings),
         skipped=tuple(sorted(skipped, key=lambda s: s.path)),
@@ -388,9 +419,26 @@ def scan(
     )
 
 
-def _chain(first: list[Pending], rest: Iterator[Pending]) -> Iterator[Pending]:
+def report_order(finding: Finding) -> tuple[str, int, int, str]:
+    """Findings are reported by path, line, column and rule id."""
+    loc = finding.location
+    return (loc.path, loc.line, loc.column, finding.rule.id)
+
+
+def _chain(first: list[Work], rest: Iterator[Work]) -> Iterator[Work]:
     yield from first
     yield from rest
+
+
+def may_hit(text: bytes, path: str, plan: ScanPlan) -> bool:
+    """Could these lines of the file `path` hold a hit? Asked of the lines a commit added, before
+    the whole file is read (see `match.may_hit`)."""
+    present, lowered = plan.present_keywords(text)
+    if not present:
+        return False
+    from keyguard.match import may_hit as candidate_may_hit
+
+    return candidate_may_hit(text, lowered, present, path, plan)
 
 
 def scan_bytes(path: str, data: bytes, plan: ScanPlan) -> tuple[Finding, ...]:

@@ -27,7 +27,7 @@ from keyguard.filters import (
 from keyguard.lines import LineIndex
 from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats
 from keyguard.redact import fingerprint, redact, redact_text, secret_digest
-from keyguard.text import scan_text
+from keyguard.text import keyword_windows, scan_text
 
 __all__ = ["match_file"]
 
@@ -111,6 +111,29 @@ def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
     return False
 
 
+def may_hit(
+    text: bytes, lowered: bytes, present: frozenset[bytes], path: str, plan: ScanPlan
+) -> bool:
+    """Could these lines of the file `path`, holding the keywords in `present`, hold a hit?
+
+    Asked of the lines a commit added, before the whole file is read. Every hit starts as a
+    match of its rule's pattern near a keyword (Python is parsed only after one, see
+    `_python_needs_parse`), so keywords and then patterns decide, as they do for a file; the
+    exception is a key prefix split off a Python literal, which only libcst joins. Whether the
+    file is client-side is left to the scan of the whole file.
+    """
+    python = suffix_of(path.lower()) in PYTHON_SUFFIXES
+    for rule in plan.rules:
+        if present.isdisjoint(rule.keywords):
+            continue
+        if python and _is_plain_key_rule(rule) and _split_key_prefix(lowered, rule.keywords):
+            return True
+        for start, end in keyword_windows(lowered, rule.keywords):
+            if rule.pattern.search(text, start, end):
+                return True
+    return False
+
+
 def _is_plain_key_rule(rule: Rule) -> bool:
     """A rule whose whole match the text regex finds exactly where the syntax tree would."""
     return rule.kind == "secret" and rule.assigned_to is None
@@ -174,9 +197,18 @@ def _python_hits(
 
 
 def match_file(
-    path: str, data: bytes, lowered: bytes, present: frozenset[bytes], plan: ScanPlan
+    path: str,
+    data: bytes,
+    lowered: bytes,
+    present: frozenset[bytes],
+    plan: ScanPlan,
+    secrets: list[str] | None = None,
 ) -> FileResult:
-    """Match, filter and redact one file whose bytes hold the keywords in `present`."""
+    """Match, filter and redact one file whose bytes hold the keywords in `present`.
+
+    `secrets`, when given, receives the raw secret of each finding, in order (see
+    `engine.scan_source`).
+    """
     python = suffix_of(path.lower()) in PYTHON_SUFFIXES
     rules = _candidate_rules(data, present, plan, path, python)
     if not rules:
@@ -224,6 +256,8 @@ def match_file(
             for line in range(match.location.line, match.location.end_line + 1):
                 secrets_by_line.setdefault(line, []).append(match.secret)
     findings = tuple(_finding(match, secrets_by_line, plan.show_secrets) for match in kept)
+    if secrets is not None:
+        secrets.extend(match.secret for match in kept)
     return FileResult(findings=findings, suppressed=suppressed, stats=stats)
 
 

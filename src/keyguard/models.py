@@ -12,12 +12,15 @@ __all__ = [
     "INTERNAL_ERROR",
     "AppliesTo",
     "BaselineOutcome",
+    "Commit",
     "Example",
     "Finding",
     "Hit",
     "Location",
     "Match",
     "MatchKind",
+    "Provenance",
+    "Revision",
     "Rule",
     "ScanResult",
     "ScanStats",
@@ -180,6 +183,35 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Commit:
+    """A commit as a history finding names it."""
+
+    sha: str
+    short: str
+    author: str
+    email: str
+    date: str  # the author date in ISO 8601, as git prints it (`%aI`)
+
+    @property
+    def day(self) -> str:
+        return self.date[:10]
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where a finding of `keyguard history` comes from.
+
+    `commit` is the first commit that added the value to the file (`Location.path` is the path
+    in that commit), `commits` how many commits added it there, `in_head` whether HEAD still
+    holds it anywhere.
+    """
+
+    commit: Commit
+    commits: int = 1
+    in_head: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """What reporters see: the secret only in its redacted form, plus a stable fingerprint.
 
@@ -195,6 +227,7 @@ class Finding:
     message: str
     snippet: str = ""
     secret_digest: str = ""
+    provenance: Provenance | None = None  # set by `keyguard history` only
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +272,15 @@ class ScanStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Revision:
+    """The repository a scan of git history ran in, and the commit HEAD named then."""
+
+    repository_uri: str
+    commit: str | None = None  # None in a repository without commits
+    branch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything a reporter needs, in a stable order (path, line, column, rule id)."""
 
@@ -251,3 +293,5 @@ class ScanResult:
     stats: ScanStats = field(default_factory=ScanStats)
     prefilter: str = ""  # the prefilter backend that served the scan
     baseline: BaselineOutcome | None = None  # None when the scan used no baseline
+    commits_scanned: int | None = None  # set by `keyguard history`: what it walked
+    revision: Revision | None = None

@@ -175,8 +175,15 @@ def _size(count: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _scope(result: ScanResult) -> str:
+    """What was scanned: files, or for a history scan the commits."""
+    if result.commits_scanned is not None:
+        return _plural(result.commits_scanned, "commit")
+    return _plural(result.files_scanned, "file")
+
+
 def _no_findings(result: ScanResult) -> str:
-    line = f"No findings in {_plural(result.files_scanned, 'file')}."
+    line = f"No findings in {_scope(result)}."
     if result.suppressed:
         line = line[:-1] + f" ({result.suppressed} suppressed)."
     return line
@@ -192,7 +199,7 @@ def _summary(result: ScanResult, paint: Paint) -> list[str]:
     found = _plural(len(result.findings), "finding")
     lines = [
         f"{paint('Found ' + found, 'bold')} ({by_level}) in "
-        f"{_plural(result.files_scanned, 'file')} ({_size(result.bytes_scanned)})."
+        f"{_scope(result)} ({_size(result.bytes_scanned)})."
     ]
     rules = Counter((finding.rule.id, finding.rule.name) for finding in result.findings)
     number_width = len(str(max(rules.values())))

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import IO, Any
 
 from keyguard import __version__
-from keyguard.models import BaselineOutcome, Finding, ScanResult, Severity, Skipped
+from keyguard.models import BaselineOutcome, Finding, Provenance, ScanResult, Severity, Skipped
 
 __all__ = ["SCHEMA_VERSION", "to_dict", "write"]
 
@@ -46,7 +46,9 @@ def write(result: ScanResult, stream: IO[str]) -> None:
 def _summary(result: ScanResult) -> dict[str, Any]:
     levels = Counter(finding.severity for finding in result.findings)
     rules = Counter(finding.rule.id for finding in result.findings)
+    history = {} if result.commits_scanned is None else {"commits_scanned": result.commits_scanned}
     return {
+        **history,
         "files_scanned": result.files_scanned,
         "bytes_scanned": result.bytes_scanned,
         "findings": len(result.findings),
@@ -60,6 +62,7 @@ def _summary(result: ScanResult) -> dict[str, Any]:
 
 def _finding(finding: Finding) -> dict[str, Any]:
     loc = finding.location
+    history = {} if finding.provenance is None else {"commit": _commit(finding.provenance)}
     return {
         "rule_id": finding.rule.id,
         "rule_name": finding.rule.name,
@@ -73,6 +76,21 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "redacted": finding.redacted,
         "snippet": finding.snippet,
         "fingerprint": finding.fingerprint,
+        **history,
+    }
+
+
+def _commit(provenance: Provenance) -> dict[str, Any]:
+    """A history finding's origin: the first commit that added it, and what became of it."""
+    commit = provenance.commit
+    return {
+        "sha": commit.sha,
+        "short": commit.short,
+        "author": commit.author,
+        "email": commit.email,
+        "date": commit.date,
+        "commits": provenance.commits,
+        "in_head": provenance.in_head,
     }
 
 

@@ -12,7 +12,7 @@ import attr
 import sarif_om as om
 
 from keyguard import __version__
-from keyguard.models import BaselineOutcome, Finding, Rule, ScanResult, Severity, Skipped
+from keyguard.models import BaselineOutcome, Finding, Revision, Rule, ScanResult, Severity, Skipped
 
 __all__ = ["SCHEMA_URI", "SRCROOT", "to_json", "to_sarif", "write"]
 
@@ -154,7 +154,38 @@ def _result(finding: Finding, index: int) -> Any:
             )
         ],
         partial_fingerprints={FINGERPRINT_KEY: finding.fingerprint},
+        properties=_provenance(finding),
     )
+
+
+def _provenance(finding: Finding) -> dict[str, Any] | None:
+    """Where a history finding came from: the commit that added it, and what became of it."""
+    if finding.provenance is None:
+        return None
+    commit = finding.provenance.commit
+    return {
+        "commit": commit.sha,
+        "commitShort": commit.short,
+        "author": commit.author,
+        "authorEmail": commit.email,
+        "date": commit.date,
+        "commits": finding.provenance.commits,
+        "inHead": finding.provenance.in_head,
+    }
+
+
+def _version_control(revision: Revision | None) -> list[Any] | None:
+    """The repository and the commit HEAD named when history was scanned."""
+    if revision is None:
+        return None
+    return [
+        om.VersionControlDetails(
+            repository_uri=revision.repository_uri,
+            revision_id=revision.commit,
+            branch=revision.branch,
+            mapped_to=om.ArtifactLocation(uri_base_id=SRCROOT),
+        )
+    ]
 
 
 def _notifications(
@@ -223,6 +254,7 @@ def to_sarif(result: ScanResult, *, root: PurePath | None = None) -> dict[str, A
             )
         ),
         original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=_root_uri(root))},
+        version_control_provenance=_version_control(result.revision),
         column_kind="unicodeCodePoints",
         invocations=[
             om.Invocation(
