@@ -11,7 +11,6 @@ import codecs
 import os
 import re
 import sys
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,8 +32,9 @@ from keyguard.prefilter import Backend, StdlibPrefilter, backend_from_env, prefi
 from keyguard.ruleset import RuleError, builtin_rules, load_rule_file
 
 if TYPE_CHECKING:
+    import multiprocessing
     import multiprocessing.context
-    from concurrent.futures import Future
+    from multiprocessing.process import BaseProcess
 
     from keyguard.context import ContextRules
 
@@ -53,8 +53,8 @@ __all__ = [
 
 BOM_FIRST_BYTES = frozenset({b"\xef", b"\xff", b"\xfe", b"\x00"})
 IN_PROCESS_MAX_FILES = 64  # below this a pool costs more to start than it saves
-CHUNK_FILES = 128  # small enough that no core waits long for the last chunk of a run
-WORKER_CHUNKS_AHEAD = 6
+CHUNK_FILES = 64  # small enough that no core waits long for the last chunk of a run
+WORKER_CHUNKS_AHEAD = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +195,6 @@ def scan_source(source: Source, plan: ScanPlan, secrets: list[str] | None = None
 
 Work = Pending | Source  # a file to read and scan, or one already in memory (from git)
 
-_WORKER_PLAN: tuple[ScanPlan, int] | None = None
-
-
-def _init_worker(plan: ScanPlan, limit: int) -> None:
-    global _WORKER_PLAN  # noqa: PLW0603 - per-process state set once by the pool initializer
-    _WORKER_PLAN = (plan, limit)
-
 
 def read_and_scan(item: Work, plan: ScanPlan, limit: int) -> FileResult | None:
     """Read one discovered file (if not in memory yet) and scan it; None for an empty file."""
@@ -250,12 +243,6 @@ def _summarise(results: Iterable[FileResult | None]) -> ChunkResult:
 Task = tuple[str, str] | Source  # (path, display) of a file to read, or one in memory
 
 
-def _scan_chunk(chunk: list[Task]) -> ChunkResult:
-    assert _WORKER_PLAN is not None
-    plan, limit = _WORKER_PLAN
-    return _scan_chunk_with(chunk, plan, limit)
-
-
 def _scan_chunk_with(chunk: list[Task], plan: ScanPlan, limit: int) -> ChunkResult:
     return _summarise(
         read_and_scan(task if isinstance(task, Source) else Pending(*task, -1), plan, limit)
@@ -282,7 +269,7 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
+def _pool_context() -> multiprocessing.context.ForkContext | multiprocessing.context.DefaultContext:
     import multiprocessing
 
     # fork starts workers in milliseconds and shares the loaded rules; elsewhere use the default.
@@ -296,36 +283,95 @@ def _run_pool(
 ) -> Iterator[ChunkResult]:
     """Scan on `jobs` cores: `jobs - 1` worker processes, and this process between walk steps.
 
-    The walk is cheap but not free, and a process that only walked would leave its core idle
-    once the walk is done, or share one with a worker while walking. Instead, each worker is
-    kept a few chunks ahead and every other chunk is scanned here; at the end this process
-    takes back the chunks no worker has started. So all `jobs` cores scan until the end.
+    All processes take chunks from one bounded queue that the walk fills. When the queue is
+    full the workers are busy, and this process scans the chunk in hand itself; when the walk
+    is over it takes chunks from the queue like any worker. So every core scans until the
+    queue is empty, and no process ends up waiting for chunks committed to another (a
+    process pool hands each worker its next chunks in advance: on the benchmark tree that idle
+    tail was a tenth of a --jobs 2 run).
     """
-    # Imported here: a pre-commit run over a handful of files never pays for a pool.
-    import concurrent.futures
+    import queue
 
-    workers = jobs - 1
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=_pool_context(),
-        initializer=_init_worker,
-        initargs=(plan, limit),
-    ) as pool:
-        pending: deque[tuple[Future[ChunkResult], list[Task]]] = deque()
+    # No preparation before the fork: each process imports the matching stage and builds its
+    # prefilter on its first chunk, the workers while this process is still walking.
+    context = _pool_context()
+    tasks: multiprocessing.Queue[list[Task] | None] = context.Queue(
+        maxsize=(jobs - 1) * WORKER_CHUNKS_AHEAD
+    )
+    results: multiprocessing.Queue[ChunkResult | str] = context.Queue()
+    workers = [
+        context.Process(
+            target=_worker, args=(tasks, results, plan, limit), name=f"keyguard-{n}", daemon=True
+        )
+        for n in range(1, jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    queued = 0  # chunks on the queue or with a worker whose result has not come back
+    try:
         for chunk in _chunks(items):
-            while pending and pending[0][0].done():
-                yield pending.popleft()[0].result()
-            if len(pending) < workers * WORKER_CHUNKS_AHEAD:
-                pending.append((pool.submit(_scan_chunk, chunk), chunk))
-            else:
+            while queued and not results.empty():
+                queued -= 1
+                yield _received(results.get())
+            try:
+                tasks.put_nowait(chunk)
+                queued += 1
+            except queue.Full:
                 yield _scan_chunk_with(chunk, plan, limit)
-        # The walk is over: take back the chunks no worker has started, rather than wait.
-        for future, chunk in reversed(pending):
-            if future.cancel():
-                yield _scan_chunk_with(chunk, plan, limit)
-        for future, _ in pending:
-            if not future.cancelled():
-                yield future.result()
+        while True:  # the walk is over: empty the queue alongside the workers
+            try:
+                chunk_or_end = tasks.get_nowait()
+            except queue.Empty:
+                break
+            if chunk_or_end is not None:
+                queued -= 1
+                yield _scan_chunk_with(chunk_or_end, plan, limit)
+        for _ in workers:
+            tasks.put(None)
+        while queued:
+            queued -= 1
+            yield _received(_next_result(results, workers))
+    finally:
+        for worker in workers:
+            if worker.is_alive() and queued:
+                worker.terminate()  # an error or Ctrl-C: nobody waits for their results
+            worker.join()
+
+
+def _worker(
+    tasks: multiprocessing.Queue[list[Task] | None],
+    results: multiprocessing.Queue[ChunkResult | str],
+    plan: ScanPlan,
+    limit: int,
+) -> None:
+    """A worker process: scan chunks until the end marker; report a crash instead of dying."""
+    try:
+        while (chunk := tasks.get()) is not None:
+            results.put(_scan_chunk_with(chunk, plan, limit))
+    except KeyboardInterrupt:
+        pass
+    except BaseException as error:  # scan_source never raises: this is a keyguard bug
+        results.put(type(error).__name__)
+
+
+def _received(result: ChunkResult | str) -> ChunkResult:
+    if isinstance(result, str):
+        raise RuntimeError(f"a worker process failed: {result}")
+    return result
+
+
+def _next_result(
+    results: multiprocessing.Queue[ChunkResult | str], workers: Sequence[BaseProcess]
+) -> ChunkResult | str:
+    """The next result; an error, not a hang, if every worker died without sending it."""
+    import queue
+
+    while True:
+        try:
+            return results.get(timeout=0.5)
+        except queue.Empty:
+            if not any(worker.is_alive() for worker in workers):
+                return "a worker exited unexpectedly"
 
 
 def _in_process(items: Iterable[Work], plan: ScanPlan, limit: int) -> Iterator[ChunkResult]:
