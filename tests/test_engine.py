@@ -268,3 +268,30 @@ def test_may_hit_asks_keywords_then_patterns(path: str, text: str, expected: boo
 
     plan = ScanPlan(rules=builtin_rules())
     assert may_hit(expand_fakes(text).encode(), path, plan) is expected
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [("raise", "a worker process failed: ValueError"), ("die", "a worker exited unexpectedly")],
+)
+def test_a_failing_worker_fails_the_run_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str, message: str
+) -> None:
+    import os
+
+    from keyguard import engine
+
+    for number in range(300):  # enough for the pool
+        (tmp_path / f"f{number}.txt").write_text("KEY=" + fake("sk_live_{{alnum:24}}") + "\n")
+    parent, real = os.getpid(), engine._scan_chunk_with
+
+    def broken(chunk: list[engine.Task], plan: ScanPlan, limit: int) -> engine.ChunkResult:
+        if os.getpid() != parent:
+            if failure == "raise":
+                raise ValueError("boom")
+            os._exit(3)
+        return real(chunk, plan, limit)
+
+    monkeypatch.setattr(engine, "_scan_chunk_with", broken)
+    with pytest.raises(RuntimeError, match=message):
+        scan([tmp_path], Config(root=tmp_path), jobs=2, display_root=tmp_path)
