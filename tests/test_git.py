@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from keyguard.git import FileDiff, _repository_uri, parse_patch
-from keyguard.models import Commit
+from keyguard.provenance import Commit
 from tests.conftest import SHARED, fake, git
 
 pytestmark = pytest.mark.slow

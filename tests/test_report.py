@@ -19,14 +19,13 @@ from typing import Any
 import pytest
 
 from keyguard import __version__
+from keyguard.baseline import BaselineOutcome, StaleEntry
 from keyguard.models import (
-    BaselineOutcome,
     Finding,
     Location,
     ScanResult,
     Severity,
     Skipped,
-    StaleEntry,
 )
 from keyguard.redact import secret_digest
 from keyguard.report import FORMATS, write_report

@@ -23,8 +23,26 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
 
 from keyguard.atomic import locked, replace_atomically
-from keyguard.models import BaselineOutcome, Finding, ScanResult, StaleEntry
+from keyguard.models import Finding, ScanResult
 from keyguard.redact import digest_fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class StaleEntry:
+    """A baseline entry that matched nothing in this scan's scope: what reports may say of it."""
+
+    rule_id: str
+    path: str  # posix, relative to the baseline file's directory
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineOutcome:
+    """What a baseline did to a scan: how many findings it hid, which entries matched nothing."""
+
+    suppressed: int = 0
+    stale: tuple[StaleEntry, ...] = ()
+
 
 __all__ = [
     "DEFAULT_NAME",

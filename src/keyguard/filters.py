@@ -6,7 +6,6 @@ traced to the one rule of thumb that should have caught it.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 from itertools import pairwise
@@ -219,6 +218,8 @@ def _is_loopback(host: str) -> bool:
     if host in ("localhost", "0.0.0.0", "::") or host.endswith(".localhost"):
         return True
     try:
+        import ipaddress  # on first use: a run without URLs never needs it
+
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
@@ -227,6 +228,8 @@ def _is_loopback(host: str) -> bool:
 
 def _is_ip(host: str) -> bool:
     try:
+        import ipaddress
+
         ipaddress.ip_address(host)
     except ValueError:
         return False

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO
 
 from keyguard.discover import ConfigPaths, format_size, is_binary
-from keyguard.models import Commit, Revision, Skipped, Source
+from keyguard.models import Skipped, Source
+from keyguard.provenance import Commit, Revision
 
 __all__ = [
     "COMMIT_FORMAT",

@@ -35,7 +35,8 @@ from keyguard.git import (
     parse_patch,
     read_staged,
 )
-from keyguard.models import Commit, Finding, Location, Provenance, Rule, ScanResult, Skipped
+from keyguard.models import Finding, Location, Rule, ScanResult, Skipped
+from keyguard.provenance import Commit, Provenance
 
 __all__ = ["changed_since", "history", "staged"]
 

@@ -6,7 +6,6 @@ usual pre-commit run) never loads the regexes, path heuristics and filters that 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 
 from keyguard.context import (
@@ -190,6 +189,8 @@ def _python_hits(
 
         parsed = scan_python(data, parsed_rules, parses)
         if parsed is None:
+            import logging
+
             logging.getLogger(__name__).debug("%s: not valid Python, scanned as text", path)
             return scan_text(data, rules, path, index, lowered)
         hits.extend(parsed)

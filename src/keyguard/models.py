@@ -6,28 +6,27 @@ import enum
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # feature types, defined (and paid for) only where those features run
+    from keyguard.baseline import BaselineOutcome
+    from keyguard.provenance import Provenance, Revision
 
 __all__ = [
     "INTERNAL_ERROR",
     "AppliesTo",
-    "BaselineOutcome",
-    "Commit",
     "Example",
     "Finding",
     "Hit",
     "Location",
     "Match",
     "MatchKind",
-    "Provenance",
-    "Revision",
     "Rule",
     "ScanResult",
     "ScanStats",
     "Severity",
     "Skipped",
     "Source",
-    "StaleEntry",
 ]
 
 AppliesTo = Literal["any", "client", "server"]
@@ -183,35 +182,6 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
-class Commit:
-    """A commit as a history finding names it."""
-
-    sha: str
-    short: str
-    author: str
-    email: str
-    date: str  # the author date in ISO 8601, as git prints it (`%aI`)
-
-    @property
-    def day(self) -> str:
-        return self.date[:10]
-
-
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Where a finding of `keyguard history` comes from.
-
-    `commit` is the first commit that added the value to the file (`Location.path` is the path
-    in that commit), `commits` how many commits added it there, `in_head` whether HEAD still
-    holds it anywhere.
-    """
-
-    commit: Commit
-    commits: int = 1
-    in_head: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Finding:
     """What reporters see: the secret only in its redacted form, plus a stable fingerprint.
 
@@ -228,23 +198,6 @@ class Finding:
     snippet: str = ""
     secret_digest: str = ""
     provenance: Provenance | None = None  # set by `keyguard history` only
-
-
-@dataclass(frozen=True, slots=True)
-class StaleEntry:
-    """A baseline entry that matched nothing in this scan's scope: what reports may say of it."""
-
-    rule_id: str
-    path: str  # posix, relative to the baseline file's directory
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
-class BaselineOutcome:
-    """What a baseline did to a scan: how many findings it hid, which entries matched nothing."""
-
-    suppressed: int = 0
-    stale: tuple[StaleEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,15 +222,6 @@ class ScanStats:
             self.libcst_parses + other.libcst_parses,
             self.libcst_seconds + other.libcst_seconds,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Revision:
-    """The repository a scan of git history ran in, and the commit HEAD named then."""
-
-    repository_uri: str
-    commit: str | None = None  # None in a repository without commits
-    branch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

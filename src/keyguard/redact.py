@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -79,6 +78,8 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
 
 def secret_digest(secret: str) -> str:
     """sha256 of the secret: what fingerprints and baselines store instead of the secret."""
+    import hashlib  # loads OpenSSL: only once a run has a finding
+
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -90,4 +91,6 @@ def fingerprint(rule_id: str, path: str, secret: str) -> str:
 def digest_fingerprint(rule_id: str, path: str, digest: str) -> str:
     """`fingerprint` from the secret's digest: the baseline re-keys findings to its own paths."""
     material = "\0".join((rule_id, path, digest))
+    import hashlib
+
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()

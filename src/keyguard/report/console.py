@@ -5,9 +5,12 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from keyguard.models import BaselineOutcome, Finding, ScanResult, Severity, Skipped
+from keyguard.models import Finding, ScanResult, Severity, Skipped
+
+if TYPE_CHECKING:  # only annotations: the reports of plain scans never load these modules
+    from keyguard.baseline import BaselineOutcome
 
 __all__ = ["finding_lines", "write"]
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from keyguard import __version__
-from keyguard.models import BaselineOutcome, Finding, Provenance, ScanResult, Severity, Skipped
+from keyguard.models import Finding, ScanResult, Severity, Skipped
+
+if TYPE_CHECKING:  # only annotations: the reports of plain scans never load these modules
+    from keyguard.baseline import BaselineOutcome
+    from keyguard.provenance import Provenance
 
 __all__ = ["SCHEMA_VERSION", "to_dict", "write"]
 

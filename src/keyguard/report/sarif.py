@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path, PurePath, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import attr
 import sarif_om as om
 
 from keyguard import __version__
-from keyguard.models import BaselineOutcome, Finding, Revision, Rule, ScanResult, Severity, Skipped
+from keyguard.models import Finding, Rule, ScanResult, Severity, Skipped
+
+if TYPE_CHECKING:  # only annotations: the reports of plain scans never load these modules
+    from keyguard.baseline import BaselineOutcome
+    from keyguard.provenance import Revision
 
 __all__ = ["SCHEMA_URI", "SRCROOT", "to_json", "to_sarif", "write"]
 
