@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keyguard.lazyre import lazy_compile
 from keyguard.models import Severity
 
 if sys.version_info >= (3, 11):
@@ -29,8 +30,8 @@ CONFIG_NAME = ".keyguard.toml"
 PYPROJECT = "pyproject.toml"
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
 # The same shape ruleset.py enforces; whether the rule exists is the engine's business.
-RULE_ID = re.compile(r"^[A-Z][A-Z0-9]{1,9}[0-9]{2,4}$")
-SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+RULE_ID = lazy_compile(r"^[A-Z][A-Z0-9]{1,9}[0-9]{2,4}$")
+SIZE = lazy_compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 # KB/MB/GB are SI (powers of 1000) and KiB/MiB/GiB are IEC (powers of 1024), as the units say.
 UNITS = {
     "": 1,

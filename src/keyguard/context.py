@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from keyguard.lazyre import lazy_compile
+
 if TYPE_CHECKING:
     import pathspec
 
@@ -31,10 +33,10 @@ SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"})
 ANDROID_SUFFIXES = frozenset({".kt", ".java"})
 CLIENT_DIRS = frozenset({"public", "static", "assets", "www", "frontend", "client", "web"})
 SERVER_DIRS = frozenset({"server", "backend", "functions", "lambda", "lambdas", "cmd"})
-SERVER_PATH = re.compile(r"(?:^|/)(?:pages|app|src/pages|src/app)/api/")
-CLIENT_PATH = re.compile(r"(?:^|/)src/components/")
+SERVER_PATH = lazy_compile(r"(?:^|/)(?:pages|app|src/pages|src/app)/api/")
+CLIENT_PATH = lazy_compile(r"(?:^|/)src/components/")
 
-SERVER_MARKERS = re.compile(
+SERVER_MARKERS = lazy_compile(
     rb"""^\s*["']use server["']"""
     rb"""|require\(\s*["'](?:express|koa|fastify|http|fs|child_process)["']\s*\)"""
     rb"""|from\s+["'](?:express|koa|fastify|next/server|node:[a-z_]+)["']|\bimport\s+Vapor\b"""
@@ -42,7 +44,7 @@ SERVER_MARKERS = re.compile(
     rb"""|NUXT_PUBLIC_|GATSBY_))""",
     re.MULTILINE,
 )
-CLIENT_MARKERS = re.compile(
+CLIENT_MARKERS = lazy_compile(
     rb"""^\s*["']use client["']|\bwindow\.|\bdocument\.|\blocalStorage\b|\bsessionStorage\b"""
     rb"""|from\s+["'](?:react|react-dom|react-dom/client|react-native|vue|svelte"""
     rb"""|@angular/core|expo[\w/-]*)["']"""
@@ -52,7 +54,7 @@ CLIENT_MARKERS = re.compile(
 TEST_DIRS = frozenset(
     {"test", "tests", "testing", "__tests__", "__mocks__", "spec", "specs", "testdata", "e2e"}
 )
-TEST_FILE = re.compile(
+TEST_FILE = lazy_compile(
     r"^(?:test_.*\.py|.*_test\.(?:py|go|rb|exs?|dart)|conftest\.py"
     r"|.*\.(?:test|spec|e2e)\.[cm]?[jt]sx?|.*_spec\.rb|.*Tests?\.(?:java|kt|swift|cs|php|scala))$"
 )
@@ -62,15 +64,15 @@ TEST_FILE = re.compile(
 PUBLIC_PREFIXES = (
     r"(?:REACT_APP_|NEXT_PUBLIC_|VITE_|VUE_APP_|EXPO_PUBLIC_|GATSBY_|NUXT_PUBLIC_|PUBLIC_)"
 )
-PUBLIC_BUILD_VARIABLE = re.compile(
+PUBLIC_BUILD_VARIABLE = lazy_compile(
     rb"(?m)^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\"']?" + PUBLIC_PREFIXES.encode() + rb"\w*"
 )
-PUBLIC_ASSIGNMENT = re.compile(
+PUBLIC_ASSIGNMENT = lazy_compile(
     r"^[ \t]*(?:(?:export|ENV|ARG)[ \t]+|-[ \t]+)?[\"']?" + PUBLIC_PREFIXES + r"\w*[\"']?[ \t]*[=:]"
 )
-ANDROID_RESOURCES = re.compile(r"(?:^|/)res/(?:values[\w-]*|xml|raw)/")
-GRADLE_APP_VALUES = re.compile(rb"\b(?:buildConfigField|resValue|manifestPlaceholders)\b")
-ANDROID_IMPORT = re.compile(rb"^\s*import\s+(?:android|androidx)\.", re.MULTILINE)
+ANDROID_RESOURCES = lazy_compile(r"(?:^|/)res/(?:values[\w-]*|xml|raw)/")
+GRADLE_APP_VALUES = lazy_compile(rb"\b(?:buildConfigField|resValue|manifestPlaceholders)\b")
+ANDROID_IMPORT = lazy_compile(rb"^\s*import\s+(?:android|androidx)\.", re.MULTILINE)
 
 
 def split_path(path: str) -> tuple[list[str], str]:

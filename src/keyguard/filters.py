@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 from urllib.parse import urlsplit
 
+from keyguard.lazyre import lazy_compile
 from keyguard.models import Match, Rule
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
     "trim_url",
 ]
 
-KEY_PREFIX = re.compile(r"^(?:sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
+KEY_PREFIX = lazy_compile(r"^(?:sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
 PLACEHOLDER_WORDS = (
     "xxxx",
     "your",
@@ -53,12 +54,12 @@ KEY_PLACEHOLDER_WORDS = tuple(
     if word
     not in {"secret", "password", "todo", "here", "undefined", "null", "changeme", "change_me"}
 )
-TEMPLATED = re.compile(r"\$\{|\{\{|\}\}|<[^>]*>|%\(|\$[A-Z_]{3,}|^%[sd]$|^\{\w*\}$")
+TEMPLATED = lazy_compile(r"\$\{|\{\{|\}\}|<[^>]*>|%\(|\$[A-Z_]{3,}|^%[sd]$|^\{\w*\}$")
 # Windows and .NET substitution: %OAUTH_CLIENT_SECRET%.
-TEMPLATED_PERCENT = re.compile(r"^%[A-Za-z_][\w]*%$")
-CODE_REFERENCE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[[^\]]*\]|\(\))+$")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*$")
-PATH_LIKE = re.compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:json|pem|key|txt|ya?ml|env|p12)$")
+TEMPLATED_PERCENT = lazy_compile(r"^%[A-Za-z_][\w]*%$")
+CODE_REFERENCE = lazy_compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[[^\]]*\]|\(\))+$")
+IDENTIFIER = lazy_compile(r"^[A-Za-z_][A-Za-z_]*$")
+PATH_LIKE = lazy_compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:json|pem|key|txt|ya?ml|env|p12)$")
 ASCENDING = "0123456789abcdefghijklmnopqrstuvwxyz"
 MIN_RANDOM_LENGTH = 8
 
@@ -106,15 +107,15 @@ IDENTIFIER_SUFFIXES = (".dtd", ".xsd", ".schema.json")
 READER_HOST_LABELS = frozenset({"docs", "doc", "documentation", "wiki", "help", "blog"})
 # Namespace URIs are named after the year and the vocabulary (`http://openoffice.org/2004/office`,
 # `http://purl.org/dc/elements/1.1/`) or say so in the path; API endpoints are not named that way.
-NAMESPACE_PATH = re.compile(
+NAMESPACE_PATH = lazy_compile(
     r"^/(?:(?:19|20)\d\d(?:/|$)|(?:[^/]+/)*(?:ns|xmlns|namespaces?)(?:/|$))"
 )
 TRAILING_PUNCTUATION = ".,;:!?)]}'\"`*>"
-SUPPRESSION = re.compile(r"keyguard:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_,\s]*)\])?")
+SUPPRESSION = lazy_compile(r"keyguard:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_,\s]*)\])?")
 
 
-CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+CAMEL_BOUNDARY = lazy_compile(r"(?<=[a-z0-9])(?=[A-Z])")
+NOT_ALNUM = lazy_compile(r"[^a-z0-9]+")
 
 
 def snake_name(name: str) -> str:

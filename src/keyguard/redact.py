@@ -6,18 +6,19 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from keyguard.lazyre import lazy_compile
 from keyguard.models import MatchKind
 
 __all__ = ["digest_fingerprint", "fingerprint", "redact", "redact_text", "secret_digest"]
 
 # The provider's key prefixes say which key it is without saying anything about the key itself.
-KNOWN_PREFIX = re.compile(r"^(sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
+KNOWN_PREFIX = lazy_compile(r"^(sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
 VISIBLE_TAIL = 4
 MIN_LENGTH_FOR_TAIL = 16  # below this, four characters would be too large a share of the secret
-SECRET_QUERY = re.compile(
+SECRET_QUERY = lazy_compile(
     r"(?i)((?:api[_-]?key|key|token|secret|client_secret|password|sig|signature)=)[^&#]+"
 )
-FRAGMENT = re.compile(r"[A-Za-z0-9_\-+/=.~]{6,}")
+FRAGMENT = lazy_compile(r"[A-Za-z0-9_\-+/=.~]{6,}")
 
 
 def redact(secret: str, kind: MatchKind = "secret") -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keyguard.lazyre import lazy_compile
 from keyguard.models import Example, Rule, Severity
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ OPTIONAL = (
     "true_positives",
     "false_positives",
 )
-FAKE = re.compile(r"\{\{(alnum|hex|upper|digits):(\d{1,4})\}\}")
+FAKE = lazy_compile(r"\{\{(alnum|hex|upper|digits):(\d{1,4})\}\}")  # tests and --check only
 ALPHABETS = {
     "alnum": string.ascii_letters + string.digits,
     "hex": "0123456789abcdef",

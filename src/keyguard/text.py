@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from keyguard.context import split_path, suffix_of
 from keyguard.filters import snake_name, trim_url
+from keyguard.lazyre import LazyPattern, lazy_compile
 from keyguard.lines import LineIndex
 from keyguard.models import Hit, Rule
 
@@ -24,16 +25,16 @@ PROSE_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".rst", ".adoc", ".asc
 # long description in prose. Neither is code that sends requests.
 NOT_CODE_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".csr"})
 NOT_CODE_NAMES = frozenset({"metadata", "pkg-info"})
-MAN_PAGE = re.compile(r"\.[1-9][a-z]?$")
+MAN_PAGE = lazy_compile(r"\.[1-9][a-z]?$")
 # Documentation trees: rendered manuals and guides quote URLs for readers to copy.
 DOC_DIRS = frozenset({"docs", "doc", "man", "documentation"})
 # Package manifests whose `url` keys only ever name a repository, a bug tracker, a person or a
 # funding page (package.json's repository.url, bugs.url, author.url, funding.url).
 MANIFESTS = frozenset({"package.json", "composer.json", "bower.json"})
-MANIFEST_LINK = re.compile(r"""["'](?:url|web)["']\s*:\s*["']?$""")
+MANIFEST_LINK = lazy_compile(r"""["'](?:url|web)["']\s*:\s*["']?$""")
 MARKUP_SUFFIXES = frozenset({".html", ".htm", ".xhtml", ".vue", ".svelte"})
-EXAMPLE_OPEN = re.compile(rb"<(?:pre|code)\b", re.IGNORECASE)
-EXAMPLE_CLOSE = re.compile(rb"</(?:pre|code)\s*>", re.IGNORECASE)
+EXAMPLE_OPEN = lazy_compile(rb"<(?:pre|code)\b", re.IGNORECASE)
+EXAMPLE_CLOSE = lazy_compile(rb"</(?:pre|code)\s*>", re.IGNORECASE)
 # How much of the line before a URL the context checks read (bytes).
 BEFORE_LIMIT = 256
 # A bound name and its `=`/`:` sit right before the value: a short tail keeps that regex linear.
@@ -48,16 +49,16 @@ PROSE_STEMS = (
     "changes",
     "history",
 )
-CONFIG_TXT = re.compile(r"^(?:requirements|constraints)[\w.-]*\.txt$")
-COMMENT_LINE = re.compile(
+CONFIG_TXT = lazy_compile(r"^(?:requirements|constraints)[\w.-]*\.txt$")
+COMMENT_LINE = lazy_compile(
     rb"^[ \t]*(?:#|//|/\*|\*(?:[ \t/]|$)|<!--|--(?:[ \t]|$)|;|rem[ \t]|\{-)", re.IGNORECASE
 )
-C_COMMENT_OPEN = re.compile(rb"(?m)^[ \t]*/\*")
-C_COMMENT_CLOSE = re.compile(rb"\*/")
-MARKUP_COMMENT_OPEN = re.compile(rb"<!--")
-MARKUP_COMMENT_CLOSE = re.compile(rb"-->")
+C_COMMENT_OPEN = lazy_compile(rb"(?m)^[ \t]*/\*")
+C_COMMENT_CLOSE = lazy_compile(rb"\*/")
+MARKUP_COMMENT_OPEN = lazy_compile(rb"<!--")
+MARKUP_COMMENT_CLOSE = lazy_compile(rb"-->")
 # What stands right before a URL that only names something, or is a comment or a sentence.
-NOT_AN_ENDPOINT_BEFORE = re.compile(
+NOT_AN_ENDPOINT_BEFORE = lazy_compile(
     r"""(?ix)
     (?: xmlns(?::[\w.-]+)? | (?:\b|:)(?:noNamespace)?schemaLocation
       | rdf:(?:about|resource) | itemtype
@@ -69,8 +70,8 @@ NOT_AN_ENDPOINT_BEFORE = re.compile(
     """
 )
 # The name a value is bound to, right before it: `homepage = "`, `"homepage": "`, `NS=`.
-BOUND_NAME = re.compile(r"""([A-Za-z_$][\w$.-]*)["'\]]?\s*(?:=>|:=|=|:)\s*[`"']?$""")
-PROSE_BEFORE = re.compile(r"(?<![\w\-./$@])([A-Za-z]+)[ \t]+$")
+BOUND_NAME = lazy_compile(r"""([A-Za-z_$][\w$.-]*)["'\]]?\s*(?:=>|:=|=|:)\s*[`"']?$""")
+PROSE_BEFORE = lazy_compile(r"(?<![\w\-./$@])([A-Za-z]+)[ \t]+$")
 COMMAND_WORDS = frozenset(
     {"curl", "wget", "http", "https", "get", "post", "put", "patch", "delete", "head", "options"}
     | {"add", "clone", "install", "fetch", "open", "proxy", "connect", "url", "uri", "endpoint"}
@@ -101,7 +102,7 @@ def secret_span(match: re.Match[bytes]) -> tuple[int, int] | None:
     return None
 
 
-NOTEBOOK_CELL_TYPE = re.compile(rb'"cell_type"\s*:\s*"(\w+)"')
+NOTEBOOK_CELL_TYPE = lazy_compile(rb'"cell_type"\s*:\s*"(\w+)"')
 
 
 class Regions:
@@ -127,7 +128,7 @@ class Regions:
 
 
 def _paired_spans(
-    data: bytes, opener: re.Pattern[bytes], closer: re.Pattern[bytes]
+    data: bytes, opener: LazyPattern[bytes], closer: LazyPattern[bytes]
 ) -> Iterator[tuple[int, int]]:
     """From each opener to the first closer after it (or the end); openers inside are skipped."""
     position = 0
