@@ -172,6 +172,9 @@ def test_is_placeholder_value(value: str, placeholder: bool) -> None:
         ("http://example.com", False),
         ("http://10.0.0.7:8080", False),
         ("http://192.168.1.20/api", False),
+        ("http://cloudfront.amazonaws.com/doc/2016-11-25/", True),  # an XML namespace
+        ("http://lambda.example.com/2015-03-31/functions", False),  # a dated API version
+        ("http://api.example.com/doc/2016-11-25/upload", False),
     ],
 )
 def test_is_exempt_url(url: str, exempt: bool) -> None:

@@ -297,6 +297,55 @@ def scan_text(
     return hits
 
 
+# Source files whose values are written in quotes: there, an unquoted word after `clientSecret:`
+# or `client_secret =` is a name, an expression or a type (`clientSecret: SensitiveString2048;`),
+# never a literal. Config files (.env, YAML, properties) do hold unquoted values.
+QUOTED_VALUE_SUFFIXES = frozenset(
+    {
+        ".js",
+        ".mjs",
+        ".cjs",
+        ".jsx",
+        ".ts",
+        ".mts",
+        ".cts",
+        ".tsx",
+        ".py",
+        ".pyi",
+        ".java",
+        ".kt",
+        ".kts",
+        ".scala",
+        ".go",
+        ".rs",
+        ".rb",
+        ".php",
+        ".cs",
+        ".swift",
+        ".dart",
+        ".c",
+        ".h",
+        ".cc",
+        ".cpp",
+        ".hpp",
+        ".m",
+        ".mm",
+    }
+)
+QUOTES_BYTES = (b'"', b"'", b"`")
+KEY_PREFIXES = (b"sk_live_", b"sk_test_", b"rk_")
+
+
+def _unquoted_in_code(data: bytes, start: int, raw: bytes, path: str) -> bool:
+    """An unquoted value bound to a secret name in source code: a name, not a secret.
+
+    Keys themselves (`sk_live_…`) are reported wherever they stand, quoted or not.
+    """
+    if data[start - 1 : start] in QUOTES_BYTES or raw.startswith(KEY_PREFIXES):
+        return False
+    return suffix_of(split_path(path.lower())[1]) in QUOTED_VALUE_SUFFIXES
+
+
 def _hit(
     rule: Rule, match: re.Match[bytes], data: bytes, index: LineIndex, path: str, regions: Regions
 ) -> Hit | None:
@@ -305,6 +354,8 @@ def _hit(
         return None
     start, end = span
     raw = data[start:end]
+    if rule.kind == "secret" and _unquoted_in_code(data, start, raw, path):
+        return None
     if rule.kind == "endpoint":
         raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
         end = start + len(raw)
