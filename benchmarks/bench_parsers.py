@@ -4,7 +4,8 @@ keyguard decides its endpoint rule on Python files with CPython's `ast` and keep
 what needs the concrete tree (split keys, client-secret bindings). This script measures the
 three candidates on every Python file of a tree that mentions `http://`, parsing each file
 with each parser (median of `--repeat` passes) and counting the `http://` strings each finds
-outside docstrings, so the speed comparison is between parsers that give the same answer:
+outside docstrings, so the speed comparison is between parsers that give the same answer. It
+prints the time to parse alone and to parse and answer (walking the tree or the tokens):
 
     .venv/bin/python benchmarks/bench_parsers.py [TREE]      # default: the standard library
 
@@ -17,7 +18,6 @@ import argparse
 import ast
 import io
 import statistics
-import sys
 import sysconfig
 import time
 import tokenize
@@ -117,11 +117,32 @@ def with_libcst(source: str) -> int:
     return counter.count
 
 
-PARSERS: dict[str, Callable[[str], int]] = {
-    "ast": with_ast,
-    "tokenize": with_tokenize,
-    "libcst": with_libcst,
-}
+def parse_ast(source: str) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ast.parse(source)
+    return 0
+
+
+def parse_tokenize(source: str) -> int:
+    for _ in tokenize.generate_tokens(io.StringIO(source).readline):
+        pass
+    return 0
+
+
+def parse_libcst(source: str) -> int:
+    import libcst as cst
+
+    cst.parse_module(source)
+    return 0
+
+
+# (name, parse only, parse and answer)
+PARSERS: list[tuple[str, Callable[[str], int], Callable[[str], int]]] = [
+    ("ast", parse_ast, with_ast),
+    ("tokenize", parse_tokenize, with_tokenize),
+    ("libcst", parse_libcst, with_libcst),
+]
 
 
 def main() -> None:
@@ -135,21 +156,30 @@ def main() -> None:
     sources = candidates(args.tree, args.max_bytes)
     size = sum(len(source.encode("utf-8")) for source in sources)
     print(f"{len(sources)} Python files with {KEYWORD!r} under {args.tree}, {size / 1e6:.1f} MB")
-    print(f"{'parser':10} {'median s':>9} {'MB/s':>7} {'strings':>8}")
-    for name, parse in PARSERS.items():
-        times, found = [], 0
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            found = 0
-            for source in sources:
-                try:
-                    found += parse(source)
-                except Exception:  # a file one parser rejects counts as nothing
-                    continue
-            times.append(time.perf_counter() - started)
-        median = statistics.median(times)
-        print(f"{name:10} {median:9.2f} {size / 1e6 / median:7.1f} {found:8}")
-    sys.stdout.flush()
+    print(f"{'parser':10} {'parse s':>8} {'MB/s':>6} {'answer s':>9} {'MB/s':>6} {'strings':>8}")
+    for name, parse_only, answer in PARSERS:
+        parse_seconds, _ = run(parse_only, sources, args.repeat)
+        answer_seconds, found = run(answer, sources, args.repeat)
+        print(
+            f"{name:10} {parse_seconds:8.2f} {size / 1e6 / parse_seconds:6.1f} "
+            f"{answer_seconds:9.2f} {size / 1e6 / answer_seconds:6.1f} {found:8}",
+            flush=True,
+        )
+
+
+def run(parse: Callable[[str], int], sources: list[str], repeat: int) -> tuple[float, int]:
+    """Median seconds over `repeat` passes, and the strings found outside docstrings."""
+    times, found = [], 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        found = 0
+        for source in sources:
+            try:
+                found += parse(source)
+            except Exception:  # a file one parser rejects counts as nothing
+                continue
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), found
 
 
 if __name__ == "__main__":
