@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import table
+from _common import reuse_or_build, table
 from bench_throughput import (
     ENV,
     EXPECTED_RULES,
@@ -282,30 +281,14 @@ def ensure_history(
         "keys": keys,
         "seed": seed,
     }
-    if not regenerate and repo.is_dir() and manifest_path.is_file():
-        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("params") == params:
-            print(f"reusing {repo} (seed {seed})")
-            return repo, manifest
-    print(f"generating {repo}: {commits} commits, {files} files, {keys} planted secrets ...")
-    started = time.perf_counter()
-    if repo.exists():
-        shutil.rmtree(repo)
-    manifest_path.unlink(missing_ok=True)
-    repo.parent.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "params": params,
-        **generate(
-            repo,
-            commits=commits,
-            files=files,
-            keys=keys,
-            seed=seed,
-        ),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    print(f"  done in {time.perf_counter() - started:.1f} s")
-    return repo, manifest
+    return reuse_or_build(
+        repo,
+        manifest_path,
+        params,
+        regenerate=regenerate,
+        announce=f"{commits} commits, {files} files, {keys} planted secrets",
+        build=lambda target: generate(target, commits=commits, files=files, keys=keys, seed=seed),
+    )
 
 
 # --------------------------------------------------------------------------------------------

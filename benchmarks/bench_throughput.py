@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 # keyguard's own list: a generated fake must never look like a placeholder to it.
-from _common import disk_usage, table
+from _common import disk_usage, reuse_or_build, table
 
 from keyguard.filters import PLACEHOLDER_WORDS
 
@@ -826,21 +826,14 @@ def ensure_synthetic(
         "keys": keys,
         "seed": seed,
     }
-    if not regenerate and root.is_dir() and manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if manifest.get("params") == params:
-            print(f"reusing {root} (seed {seed})")
-            return root, manifest
-    print(f"generating {root}: {files} files, ~{size_mb:g} MB, {keys} planted secrets ...")
-    started = time.perf_counter()
-    if root.exists():
-        shutil.rmtree(root)
-    manifest_path.unlink(missing_ok=True)
-    root.mkdir(parents=True)
-    manifest = {"params": params, **generate_synthetic(root, **params_for(params))}
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    print(f"  done in {time.perf_counter() - started:.1f} s")
-    return root, manifest
+    return reuse_or_build(
+        root,
+        manifest_path,
+        params,
+        regenerate=regenerate,
+        announce=f"{files} files, ~{size_mb:g} MB, {keys} planted secrets",
+        build=lambda target: generate_synthetic(target, **params_for(params)),
+    )
 
 
 def params_for(params: dict[str, Any]) -> dict[str, Any]:

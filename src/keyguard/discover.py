@@ -12,6 +12,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, TypeAlias
 
 from keyguard.config import Config
+from keyguard.logs import logger
 from keyguard.models import Skipped, Source
 
 __all__ = [
@@ -24,13 +25,6 @@ __all__ = [
     "is_binary",
     "read_file",
 ]
-
-
-def _log() -> logging.Logger:
-    """The module's logger, imported on first use: a clean pre-commit run never logs."""
-    import logging
-
-    return logging.getLogger(__name__)
 
 
 # Like git and ripgrep: a NUL byte near the start means binary, unless a byte-order mark says
@@ -48,8 +42,6 @@ GITIGNORE = ".gitignore"
 
 # (directory prefix ending in os.sep, compiled spec): the patterns of one ignore file.
 if TYPE_CHECKING:
-    import logging
-
     # Imported where a spec is compiled: a pre-commit run over named files may need none.
     import pathspec
 
@@ -66,7 +58,6 @@ class Pending:
 
     path: str
     display: str
-    size: int
 
 
 Result: TypeAlias = Source | Skipped | Pending
@@ -248,11 +239,11 @@ class _Walker:
         if stat.S_ISDIR(info.st_mode):
             real = str(Path(lexical).resolve())
             if self.paths.excluded(real, is_dir=True):
-                _log().debug("%s: excluded by the config", display)
+                logger(__name__).debug("%s: excluded by the config", display)
                 return
             yield from self._walk(real, display)
         elif not self.paths.wanted(canonical):
-            _log().debug("%s: excluded by the config", display)
+            logger(__name__).debug("%s: excluded by the config", display)
         elif stat.S_ISREG(info.st_mode):
             first = self._first(str(Path(lexical).resolve()))
             result = self._read(lexical, display, info.st_size) if first else None
@@ -381,7 +372,9 @@ class _Walker:
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 pass
             except OSError as error:
-                _log().warning("%s: cannot read ignore file: %s", path, error.strerror or error)
+                logger(__name__).warning(
+                    "%s: cannot read ignore file: %s", path, error.strerror or error
+                )
             self.ignore_files[key] = spec
         return self.ignore_files[key]
 
@@ -412,7 +405,7 @@ class _Walker:
             return None
         self.seen.add(path)
         if self.defer_reads:
-            return Pending(path, display, -1)  # the worker checks the size (`read_file`)
+            return Pending(path, display)  # the worker checks the size (`read_file`)
         return self._read(path, display, entry.stat(follow_symlinks=False).st_size)
 
     def _link(self, entry: os.DirEntry[str], display: str, tree: str) -> Iterator[Result]:
@@ -452,10 +445,10 @@ class _Walker:
         if size > limit:
             return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
         if size == 0:
-            return None  # (-1: not known yet; `read_file` decides)
+            return None
         if self.defer_reads:
-            return Pending(path, display, size)
-        return read_file(Pending(path, display, size), limit)
+            return Pending(path, display)
+        return read_file(Pending(path, display), limit)
 
 
 def read_file(pending: Pending, limit: int) -> Source | Skipped | None:

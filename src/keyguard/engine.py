@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from keyguard.config import Config, ConfigError
 from keyguard.discover import Pending, discover, read_file
+from keyguard.logs import logger
 from keyguard.models import (
     INTERNAL_ERROR,
     Finding,
@@ -183,9 +184,7 @@ def scan_source(source: Source, plan: ScanPlan, secrets: list[str] | None = None
 
         return match_file(source.path, data, lowered, present, plan, secrets)
     except Exception as error:
-        import logging
-
-        logging.getLogger(__name__).debug("internal error scanning %s", source.path, exc_info=True)
+        logger(__name__).debug("internal error scanning %s", source.path, exc_info=True)
         # The exception's text could quote file content (a secret): name its type only.
         reason = f"{INTERNAL_ERROR}{type(error).__name__} (a keyguard bug: please report it)"
         return FileResult(skipped=Skipped(source.path, reason, "warning"))
@@ -245,7 +244,7 @@ Task = tuple[str, str] | Source  # (path, display) of a file to read, or one in 
 
 def _scan_chunk_with(chunk: list[Task], plan: ScanPlan, limit: int) -> ChunkResult:
     return _summarise(
-        read_and_scan(task if isinstance(task, Source) else Pending(*task, -1), plan, limit)
+        read_and_scan(task if isinstance(task, Source) else Pending(*task), plan, limit)
         for task in chunk
     )
 

@@ -24,6 +24,7 @@ from keyguard.filters import (
     parse_suppressions,
 )
 from keyguard.lines import LineIndex
+from keyguard.logs import logger
 from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats
 from keyguard.redact import fingerprint, redact, redact_text, secret_digest
 from keyguard.text import keyword_windows, scan_text
@@ -189,9 +190,7 @@ def _python_hits(
 
         parsed = scan_python(data, parsed_rules, parses)
         if parsed is None:
-            import logging
-
-            logging.getLogger(__name__).debug("%s: not valid Python, scanned as text", path)
+            logger(__name__).debug("%s: not valid Python, scanned as text", path)
             return scan_text(data, rules, path, index, lowered)
         hits.extend(parsed)
     return hits
@@ -221,7 +220,8 @@ def match_file(
     else:
         hits = scan_text(data, rules, path, index, lowered)
     stats = _stats(parses)
-    hits = _in_context(hits, data, path, plan, index)
+    if not python:  # Python files had their rules narrowed to their context already
+        hits = _in_context(hits, data, path, plan, index)
     if not hits:
         return FileResult(stats=stats)
     matches = []

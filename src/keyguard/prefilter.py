@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
-if TYPE_CHECKING:
-    import logging
+from keyguard.logs import logger
 
 __all__ = [
     "BACKEND_ENV",
@@ -33,13 +32,6 @@ __all__ = [
     "hyperscan_available",
     "prefilter_for",
 ]
-
-
-def _log() -> logging.Logger:
-    """The module's logger, imported on first use: a clean pre-commit run never logs."""
-    import logging
-
-    return logging.getLogger(__name__)
 
 
 Backend = Literal["auto", "hyperscan", "stdlib"]
@@ -128,7 +120,9 @@ class HyperscanPrefilter:
         try:
             self.database.scan(data, match_event_handler=on_match, scratch=self.scratch)
         except Exception:  # a Hyperscan failure must cost speed, never a finding
-            _log().debug("hyperscan scan failed; using the stdlib prefilter", exc_info=True)
+            logger(__name__).debug(
+                "hyperscan scan failed; using the stdlib prefilter", exc_info=True
+            )
             return self.fallback.present(data)
         return frozenset(self.keywords[keyword_id] for keyword_id in found)
 
@@ -142,7 +136,7 @@ def hyperscan_available() -> bool:
     try:
         HyperscanPrefilter((b"probe",))
     except Exception as error:
-        _log().debug("hyperscan unavailable: %s", type(error).__name__)
+        logger(__name__).debug("hyperscan unavailable: %s", type(error).__name__)
         return False
     return True
 
@@ -173,7 +167,9 @@ def prefilter_for(keywords: tuple[bytes, ...], backend: Backend = "auto") -> Pre
             prefilter = HyperscanPrefilter(keywords)
         except Exception as error:  # ImportError, or a CPU/platform the wheel does not support
             _HYPERSCAN_BROKEN.append(type(error).__name__)
-            _log().debug("hyperscan unavailable (%s): stdlib prefilter", type(error).__name__)
+            logger(__name__).debug(
+                "hyperscan unavailable (%s): stdlib prefilter", type(error).__name__
+            )
     if prefilter is None:
         prefilter = StdlibPrefilter(keywords)
     _CACHE[(backend, keywords)] = prefilter

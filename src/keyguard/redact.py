@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from keyguard.filters import KEY_PREFIX
 from keyguard.lazyre import lazy_compile
 from keyguard.models import MatchKind
 
 __all__ = ["digest_fingerprint", "fingerprint", "redact", "redact_text", "secret_digest"]
 
-# The provider's key prefixes say which key it is without saying anything about the key itself.
-KNOWN_PREFIX = lazy_compile(r"^(sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
+# Redacted keys keep their prefix (`filters.KEY_PREFIX`): it says which key it is without saying
+# anything about the key itself.
 VISIBLE_TAIL = 4
 MIN_LENGTH_FOR_TAIL = 16  # below this, four characters would be too large a share of the secret
 SECRET_QUERY = lazy_compile(
@@ -29,8 +30,8 @@ def redact(secret: str, kind: MatchKind = "secret") -> str:
     """
     if kind == "endpoint":
         return _redact_url(secret)
-    prefix_match = KNOWN_PREFIX.match(secret)
-    prefix = prefix_match.group(1) if prefix_match else ""
+    prefix_match = KEY_PREFIX.match(secret)
+    prefix = prefix_match.group(0) if prefix_match else ""
     body = secret[len(prefix) :]
     if len(body) < MIN_LENGTH_FOR_TAIL:
         return f"{prefix}…"
@@ -63,7 +64,7 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
 
     def mask(fragment: re.Match[str]) -> str:
         piece = fragment.group(0)
-        if KNOWN_PREFIX.fullmatch(piece) or not any(piece in secret for secret in ordered):
+        if KEY_PREFIX.fullmatch(piece) or not any(piece in secret for secret in ordered):
             return piece
         return "…"
 

@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from keyguard.context import split_path, suffix_of
-from keyguard.filters import snake_name, trim_url
+from keyguard.filters import KEY_PREFIX, snake_name, trim_url
 from keyguard.lazyre import LazyPattern, lazy_compile
 from keyguard.lines import LineIndex
 from keyguard.models import Hit, Rule
@@ -333,7 +333,6 @@ QUOTED_VALUE_SUFFIXES = frozenset(
     }
 )
 QUOTES_BYTES = (b'"', b"'", b"`")
-KEY_PREFIXES = (b"sk_live_", b"sk_test_", b"rk_")
 
 
 def _unquoted_in_code(data: bytes, start: int, raw: bytes, path: str) -> bool:
@@ -341,7 +340,7 @@ def _unquoted_in_code(data: bytes, start: int, raw: bytes, path: str) -> bool:
 
     Keys themselves (`sk_live_…`) are reported wherever they stand, quoted or not.
     """
-    if data[start - 1 : start] in QUOTES_BYTES or raw.startswith(KEY_PREFIXES):
+    if data[start - 1 : start] in QUOTES_BYTES or KEY_PREFIX.match(raw.decode("ascii", "replace")):
         return False
     return suffix_of(split_path(path.lower())[1]) in QUOTED_VALUE_SUFFIXES
 
