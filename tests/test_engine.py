@@ -298,3 +298,33 @@ def test_a_failing_worker_fails_the_run_instead_of_hanging(
     monkeypatch.setattr(engine, "_scan_chunk_with", broken)
     with pytest.raises(RuntimeError, match=message):
         scan([tmp_path], Config(root=tmp_path), jobs=2, display_root=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_failing_worker_among_several_ends_the_run(tmp_path: Path) -> None:
+    """With two workers, one failing must not leave the other waiting for work forever."""
+    import subprocess
+    import sys
+
+    for number in range(600):
+        (tmp_path / f"f{number}.txt").write_text("KEY=" + fake("sk_live_{{alnum:24}}") + "\n")
+    probe = (
+        "import multiprocessing\nfrom pathlib import Path\nfrom keyguard import engine\n"
+        "from keyguard.config import Config\n"
+        "real = engine._scan_chunk_with\n"
+        "def broken(chunk, plan, limit):\n"
+        "    if multiprocessing.current_process().name == 'keyguard-1':\n"
+        "        raise ValueError('boom')\n"
+        "    return real(chunk, plan, limit)\n"
+        "engine._scan_chunk_with = broken\n"
+        f"root = Path({str(tmp_path)!r})\n"
+        "try:\n"
+        "    engine.scan([root], Config(root=root), jobs=3)\n"
+        "except RuntimeError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    # (Empty only if the other processes took every chunk before the failing worker started.)
+    assert done.stdout.strip() in ("a worker process failed: ValueError", "")

@@ -307,6 +307,7 @@ def _run_pool(
     for worker in workers:
         worker.start()
     queued = 0  # chunks on the queue or with a worker whose result has not come back
+    done = False  # every result came back: the workers have their end markers and are exiting
     try:
         for chunk in _chunks(items):
             while queued and not results.empty():
@@ -330,10 +331,17 @@ def _run_pool(
         while queued:
             queued -= 1
             yield _received(_next_result(results, workers))
+        done = True
     finally:
+        if not done:
+            # An error, Ctrl-C or an abandoned scan: chunks still queued will never be read,
+            # so exiting must not wait to flush them, and a worker may be waiting for chunks or
+            # an end marker that will never come. Nobody waits for their results.
+            tasks.cancel_join_thread()
+            for worker in workers:
+                if worker.is_alive():
+                    worker.terminate()
         for worker in workers:
-            if worker.is_alive() and queued:
-                worker.terminate()  # an error or Ctrl-C: nobody waits for their results
             worker.join()
 
 
