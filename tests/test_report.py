@@ -154,6 +154,8 @@ def sample_result() -> ScanResult:
         bytes_scanned=123_456,
         suppressed=2,
         rules=RULES,
+        gitignored_files=3,
+        gitignored_directories=1,
     )
 
 
@@ -321,9 +323,12 @@ def test_console_summary_counts_levels_rules_files_and_suppressed() -> None:
     # Warnings are always listed in full; notes are counted, with the first few named.
     assert "Skipped 1 file with a warning:" in summary
     assert "  data/dump.sql: larger than max_file_size (1048576 bytes)" in summary
-    assert summary[-1] == (
+    assert summary[-2] == (
         "Skipped 4 files: assets/logo.png (binary file), assets/font.woff2 (binary file), "
         "assets/hero.jpg (binary file), and 1 more."
+    )
+    assert summary[-1] == (
+        "Not scanned: 3 files and 1 directory that .gitignore excludes (--no-gitignore scans them)."
     )
 
 
@@ -482,6 +487,7 @@ def test_json_structure() -> None:
         "by_rule": {"KG101": 2, "KG102": 1, "KG201": 1, "KG301": 1},
         "suppressed": 2,
         "skipped": 5,
+        "gitignored": {"files": 3, "directories": 1},
     }
     first = document["findings"][0]
     assert first == {

@@ -407,6 +407,8 @@ def _stats_line(result: ScanResult, seconds: float) -> str:
         ("ast_seconds", f"{stats.ast_seconds:.3f}"),
         ("libcst_parses", str(stats.libcst_parses)),
         ("libcst_seconds", f"{stats.libcst_seconds:.3f}"),
+        ("gitignored_files", str(result.gitignored_files)),
+        ("gitignored_directories", str(result.gitignored_directories)),
     )
     return "keyguard stats: " + " ".join(f"{name}={value}" for name, value in fields)
 

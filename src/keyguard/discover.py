@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, TypeAlias
 from keyguard.config import Config
 from keyguard.logs import logger
 from keyguard.models import Skipped, Source
+from keyguard.tracked import Tracked
 
 __all__ = [
     "SNIFF_SIZE",
     "ConfigPaths",
     "DiscoveryError",
+    "IgnoreTally",
     "Pending",
     "discover",
     "format_size",
@@ -63,6 +65,20 @@ class Pending:
 Result: TypeAlias = Source | Skipped | Pending
 
 
+@dataclass(slots=True)
+class IgnoreTally:
+    """What `.gitignore` (and `.git/info/exclude`) kept out of a walk: files and directories.
+
+    Counted, not listed: an ignored `node_modules/` is one directory, never walked. A summary
+    that says so keeps a scan of an extracted archive (no git, so nothing is tracked) from
+    being silent about a `.env` the archive ships. Filled in while the walk runs; complete
+    once the discovery iterator is exhausted.
+    """
+
+    files: int = 0
+    directories: int = 0
+
+
 class DiscoveryError(OSError):
     """A path named on the command line does not exist: a usage error, not a skipped file."""
 
@@ -73,6 +89,7 @@ def discover(
     *,
     display_root: Path | None = None,
     defer_reads: bool = False,
+    tally: IgnoreTally | None = None,
 ) -> Iterator[Source | Skipped | Pending]:
     """Yield a `Source` for each file to scan under `paths`, a `Skipped` for each one left out.
 
@@ -86,13 +103,22 @@ def discover(
     are not yielded: they cannot hold a secret. Nothing in the tree is written to, and no
     symlink is followed out of the directory being walked.
 
+    Inside a git work tree, ignore files decide only for untracked paths: a tracked file is
+    scanned whatever `.gitignore` says, because it is in the repository (see `tracked.py`).
+    What they keep out is counted in `tally`.
+
     With `defer_reads`, files that pass the size check are yielded as `Pending` instead of
     being read; `read_file(pending, config.max_file_size)` does the rest.
     """
     for path in paths:
         if not os.path.lexists(path):
             raise DiscoveryError(f"path does not exist: {path}")
-    walker = _Walker(config, Path.cwd() if display_root is None else display_root, defer_reads)
+    walker = _Walker(
+        config,
+        Path.cwd() if display_root is None else display_root,
+        defer_reads,
+        IgnoreTally() if tally is None else tally,
+    )
     return walker.run(list(paths))
 
 
@@ -198,19 +224,34 @@ def _is_inside(path: str, directory: str) -> bool:
 
 @dataclass(slots=True)
 class _Frame:
-    """One directory being walked: its display path, ignore layers and remaining entries."""
+    """One directory being walked: its display path, ignore layers and remaining entries.
+
+    `repository` is the work tree the directory belongs to (None outside git, or when
+    .gitignore is off). `only_tracked` marks an ignored directory entered because it holds
+    tracked files: of its entries, only tracked ones are scanned.
+    """
 
     display: str
     layers: tuple[Layer, ...]
     entries: Iterator[os.DirEntry[str]]
+    repository: Tracked | None = None
+    only_tracked: bool = False
+
+
+# What `_Walker._verdict` decides for a path met in a walk.
+SCAN, LEAVE_OUT, TRACKED_INSIDE = 0, 1, 2
 
 
 class _Walker:
     """State shared across the given paths: compiled specs, ignore-file cache, files seen."""
 
-    def __init__(self, config: Config, display_root: Path, defer_reads: bool = False) -> None:
+    def __init__(
+        self, config: Config, display_root: Path, defer_reads: bool, tally: IgnoreTally
+    ) -> None:
         self.config = config
         self.defer_reads = defer_reads
+        self.tally = tally
+        self.repositories: dict[str, Tracked] = {}
         self.display_abs = _lexical(display_root)
         self.display_real = str(display_root.resolve())
         # Compiled once per run, like every ignore file (see `_spec`).
@@ -270,7 +311,7 @@ class _Walker:
         under its real name.
         """
         links: list[tuple[os.DirEntry[str], str, str]] = []
-        first = self._enter(root, display, self._ancestor_layers(root))
+        first = self._enter(root, display, *self._ancestor_layers(root))
         if isinstance(first, Skipped):
             yield first
             return
@@ -285,21 +326,28 @@ class _Walker:
                 if name == GIT_DIR:
                     continue  # git's own data (a directory, or a worktree's `.git` file)
                 child = f"{frame.display}/{name}" if frame.display else name
-                layers = frame.layers
                 try:
                     if entry.is_symlink():
-                        if not self._ignored(entry.path, layers, is_dir=False):
+                        if self._verdict(entry.path, frame, is_dir=False) == SCAN:
                             links.append((entry, child, root))
                     elif entry.is_dir(follow_symlinks=False):
-                        if not self._ignored(entry.path, layers, is_dir=True):
-                            entered = self._enter(entry.path, child, layers)
+                        verdict = self._verdict(entry.path, frame, is_dir=True)
+                        if verdict != LEAVE_OUT:
+                            entered = self._enter(
+                                entry.path,
+                                child,
+                                frame.layers,
+                                frame.repository,
+                                only_tracked=verdict == TRACKED_INSIDE,
+                            )
                             if isinstance(entered, Skipped):
                                 yield entered
                             else:
                                 stack.append(entered)
                                 break  # descend now; this frame's iterator resumes later
                     elif not (
-                        (filtered or layers) and self._ignored(entry.path, layers, is_dir=False)
+                        (filtered or frame.layers or frame.only_tracked)
+                        and self._verdict(entry.path, frame, is_dir=False) != SCAN
                     ):
                         result = self._file(entry, child)
                         if result is not None:
@@ -311,7 +359,15 @@ class _Walker:
         for entry, child, tree in links:
             yield from self._link(entry, child, tree)
 
-    def _enter(self, real: str, display: str, layers: tuple[Layer, ...]) -> _Frame | Skipped:
+    def _enter(
+        self,
+        real: str,
+        display: str,
+        layers: tuple[Layer, ...],
+        repository: Tracked | None,
+        *,
+        only_tracked: bool = False,
+    ) -> _Frame | Skipped:
         """List a directory once and add its own ignore file to the layers.
 
         Entries stay in the order the OS gives them: sorting every directory cost more than the
@@ -325,25 +381,36 @@ class _Walker:
         if self.config.gitignore:
             names = {entry.name for entry in entries}
             if GIT_DIR in names:
-                # A nested repository (a submodule) does not inherit the outer repository's rules.
+                # A nested repository (a submodule) does not inherit the outer repository's rules,
+                # and its own index says what it tracks.
                 layers = self._exclude_layers(real)
+                repository = self._repository(real)
+                only_tracked = False
             if GITIGNORE in names:
                 spec = self._spec(Path(real, GITIGNORE))
                 if spec is not None:
                     layers = (*layers, (_prefix(real), spec))
-        return _Frame(display, layers, iter(entries))
+        return _Frame(display, layers, iter(entries), repository, only_tracked)
 
-    def _ancestor_layers(self, root: str) -> tuple[Layer, ...]:
-        """The ignore files above a walked directory that still govern it, as git reads them.
+    def _repository(self, top: str) -> Tracked:
+        """One `Tracked` per work tree: git is asked at most once per run, and only if needed."""
+        if top not in self.repositories:
+            self.repositories[top] = Tracked(top)
+        return self.repositories[top]
+
+    def _ancestor_layers(self, root: str) -> tuple[tuple[Layer, ...], Tracked | None]:
+        """The ignore files above a walked directory that still govern it, as git reads them,
+        and the work tree it lies in (None outside git: no `.git` above it).
 
         They come from the repository root down (or, outside a repository, from the config's
         root when the walk is inside it). A directory named on the command line is walked even
         when those rules ignore it, and then they do not apply inside it either.
         """
         if not self.config.gitignore:
-            return ()
+            return (), None
         start = Path(root)
         top = next((d for d in (start, *start.parents) if (d / GIT_DIR).exists()), None)
+        repository = None if top is None else self._repository(str(top))
         if top is None:
             top = Path(self.paths.root if _is_inside(root, self.paths.root) else root)
         layers = self._exclude_layers(str(top))
@@ -353,8 +420,8 @@ class _Walker:
                 if spec is not None:
                     layers = (*layers, (_prefix(str(directory)), spec))
         if layers and _git_ignored(layers, root, is_dir=True):
-            return ()
-        return layers
+            return (), repository
+        return layers, repository
 
     def _exclude_layers(self, top: str) -> tuple[Layer, ...]:
         """`.git/info/exclude`: the repository's private ignore rules, below every .gitignore."""
@@ -380,13 +447,31 @@ class _Walker:
 
     # -- filters --------------------------------------------------------------------------
 
-    def _ignored(self, path: str, layers: Sequence[Layer], *, is_dir: bool) -> bool:
+    def _verdict(self, path: str, frame: _Frame, *, is_dir: bool) -> int:
+        """SCAN, LEAVE_OUT, or (a directory) TRACKED_INSIDE: ignored, yet holding tracked files.
+
+        The config's `exclude` always wins: it says what the project never wants scanned. An
+        ignore file only leaves out what git does not track; what it leaves out is counted.
+        """
         if is_dir:
             if self.paths.excluded(path, is_dir=True):
-                return True
+                return LEAVE_OUT
         elif not self.paths.wanted(path):
-            return True
-        return bool(layers) and _git_ignored(layers, path, is_dir)
+            return LEAVE_OUT
+        if not frame.only_tracked and not (
+            frame.layers and _git_ignored(frame.layers, path, is_dir)
+        ):
+            return SCAN
+        repository = frame.repository
+        if is_dir:
+            if repository is not None and repository.has_directory(path):
+                return TRACKED_INSIDE
+            self.tally.directories += 1
+        else:
+            if repository is not None and repository.has_file(path):
+                return SCAN
+            self.tally.files += 1
+        return LEAVE_OUT
 
     # -- files ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyguard.config import Config, ConfigError
-from keyguard.discover import Pending, discover, read_file
+from keyguard.discover import IgnoreTally, Pending, discover, read_file
 from keyguard.logs import logger
 from keyguard.models import (
     INTERNAL_ERROR,
@@ -397,10 +397,13 @@ def scan(
     prefilter: Backend | None = None,
 ) -> ScanResult:
     """Discover, scan and filter; the result is sorted and ready for any reporter."""
-    found = discover(paths, config, display_root=display_root, defer_reads=True)
-    return scan_items(
+    tally = IgnoreTally()
+    found = discover(paths, config, display_root=display_root, defer_reads=True, tally=tally)
+    result = scan_items(
         found, config, jobs=jobs, show_secrets=show_secrets, rules=rules, prefilter=prefilter
     )
+    # scan_items has exhausted the discovery iterator: the tally is complete.
+    return replace(result, gitignored_files=tally.files, gitignored_directories=tally.directories)
 
 
 def scan_items(

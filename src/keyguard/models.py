@@ -238,4 +238,7 @@ class ScanResult:
     prefilter: str = ""  # the prefilter backend that served the scan
     baseline: BaselineOutcome | None = None  # None when the scan used no baseline
     commits_scanned: int | None = None  # set by `keyguard history`: what it walked
+    # What .gitignore kept out of a walked tree (untracked paths only inside a work tree).
+    gitignored_files: int = 0
+    gitignored_directories: int = 0
     revision: Revision | None = None

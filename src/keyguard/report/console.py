@@ -53,6 +53,7 @@ def write(
         lines.append(_no_findings(result))
         lines.extend(_baseline(result.baseline))
         lines.extend(_skipped_warnings(result.skipped, paint))
+        lines.extend(_gitignored(result))
     if show_secrets:
         lines.append(
             paint(
@@ -213,7 +214,22 @@ def _summary(result: ScanResult, paint: Paint) -> list[str]:
     lines.extend(_baseline(result.baseline))
     lines.extend(_skipped_warnings(result.skipped, paint))
     lines.extend(_skipped_notes(result.skipped))
+    lines.extend(_gitignored(result))
     return lines
+
+
+def _gitignored(result: ScanResult) -> list[str]:
+    """What .gitignore kept out, so a scan of an archive never hides an ignored `.env`."""
+    files, directories = result.gitignored_files, result.gitignored_directories
+    counts = [
+        *([_plural(files, "file")] if files else []),
+        *([f"{directories} director{'y' if directories == 1 else 'ies'}"] if directories else []),
+    ]
+    if not counts:
+        return []
+    return [
+        f"Not scanned: {' and '.join(counts)} that .gitignore excludes (--no-gitignore scans them)."
+    ]
 
 
 def _baseline(outcome: BaselineOutcome | None) -> list[str]:

@@ -61,6 +61,11 @@ def _summary(result: ScanResult) -> dict[str, Any]:
         "by_rule": dict(sorted(rules.items())),
         "suppressed": result.suppressed,
         "skipped": len(result.skipped),
+        # Untracked paths an ignore file kept out of the walk (counted, never read).
+        "gitignored": {
+            "files": result.gitignored_files,
+            "directories": result.gitignored_directories,
+        },
     }
 
 
