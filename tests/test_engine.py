@@ -328,3 +328,23 @@ def test_a_failing_worker_among_several_ends_the_run(tmp_path: Path) -> None:
     )
     # (Empty only if the other processes took every chunk before the failing worker started.)
     assert done.stdout.strip() in ("a worker process failed: ValueError", "")
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        'KEY = ("<HEAD>"\n       "<TAIL>")\n',
+        'KEY = "<HEAD>" + "<TAIL>"\n',
+        'KEY = "<HEAD>" \\\n    "<TAIL>"\n',
+        'KEY = (\n    "<HEAD>"  # wrapped by a formatter\n    "<TAIL>"\n)\n',
+        'stripe.api_key = ("<HEAD>"\n    f"<TAIL>")\n',
+    ],
+    ids=["implicit", "plus", "continuation", "comment-between", "f-string-piece"],
+)
+def test_a_key_split_inside_its_body_is_joined(layout: str) -> None:
+    """A formatter that wraps long strings splits a key anywhere, not only after its prefix."""
+    head, tail = fake("sk_live_{{alnum:12}}"), fake("{{alnum:14}}")
+    code = layout.replace("<HEAD>", head).replace("<TAIL>", tail)
+    findings = scan_bytes("settings.py", code.encode(), ScanPlan(rules=builtin_rules()))
+    assert [finding.rule.id for finding in findings] == ["KG101"]
+    assert findings[0].redacted.endswith(tail[-4:])

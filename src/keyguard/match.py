@@ -23,6 +23,7 @@ from keyguard.filters import (
     keep_match,
     parse_suppressions,
 )
+from keyguard.lazyre import lazy_compile
 from keyguard.lines import LineIndex
 from keyguard.logs import logger
 from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats
@@ -34,6 +35,12 @@ __all__ = ["match_file"]
 PYTHON_SUFFIXES = frozenset({".py", ".pyi", ".pyw"})
 QUOTES = ('"', "'")
 IDENTIFIER_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
+# Part of a key body, the end of its string, then the start of another string literal whose
+# text goes on with letters or digits (over lowered bytes: prefixes r/b/u/f in lower case).
+KEY_PIECE_THEN_LITERAL = lazy_compile(
+    rb"""[a-z0-9]+["'][ \t]*(?:\+[ \t]*)?(?:\\?[ \t]*(?:#[^\n]*)?\r?\n[ \t]*)*"""
+    rb"""(?:\+[ \t]*)?\(?[ \t]*[rbuf]{0,2}["'][a-z0-9]"""
+)
 
 
 def _candidate_rules(
@@ -96,17 +103,24 @@ def _in_context(
 
 
 def _split_key_prefix(lowered: bytes, keywords: Iterable[bytes]) -> bool:
-    """A key prefix that starts a token and ends a string (`"sk_live_" "4eC3…"`, `"rk_" + b`).
+    """A key that a string ends and another literal may go on with: `"sk_live_" "4eC3…"`,
+    `"sk_live_4eC3" "9fQ…"` (a formatter wrapping a long key), `"rk_" + b`.
 
-    Only the syntax tree can join such pieces, so a file holding one is worth a parse.
+    Only the syntax tree can join such pieces, so a file holding one is worth a parse. A key
+    prefix right before a closing quote always is one; a prefix with part of a body is one only
+    when another string literal follows (`+`, a line continuation or comments between), since a
+    whole key in one literal is found as text.
     """
     for keyword in keywords:
         position = lowered.find(keyword)
         while position != -1:
             end = position + len(keyword)
             starts_token = position == 0 or lowered[position - 1] not in IDENTIFIER_BYTES
-            if starts_token and lowered[end : end + 1] in (b'"', b"'"):
-                return True
+            if starts_token:
+                if lowered[end : end + 1] in (b'"', b"'"):
+                    return True
+                if KEY_PIECE_THEN_LITERAL.match(lowered, end):
+                    return True
             position = lowered.find(keyword, end)
     return False
 
