@@ -215,6 +215,18 @@ def _finish(
     help="Report only findings this baseline does not hold.  [default: the config's baseline]",
 )
 @click.option("--no-baseline", is_flag=True, help="Ignore the config's baseline.")
+@click.option(
+    "--stdin",
+    "use_stdin",
+    is_flag=True,
+    help="Scan one file read from standard input (editors, `git show REV:PATH | ...`).",
+)
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="The path the --stdin file stands for: it decides the language, the client or server "
+    "context, the config and its `exclude`.",
+)
 def scan(
     paths: tuple[Path, ...],
     fmt: str,
@@ -229,6 +241,8 @@ def scan(
     stats: bool,
     baseline_path: Path | None,
     no_baseline: bool,
+    use_stdin: bool,
+    stdin_filename: str | None,
 ) -> None:
     """Scan PATHS (default: the current directory) and report what was found.
 
@@ -236,6 +250,7 @@ def scan(
     them one by one); the config's `exclude` still applies to them. With --staged or --diff,
     PATHS narrow what git reports, and paths are relative to the repository's top. With a
     baseline (from --baseline or the config), findings it holds are left out and counted.
+    With --stdin, the one file comes from standard input and --stdin-filename says which it is.
     """
     import time
 
@@ -244,13 +259,21 @@ def scan(
         raise KeyguardError("--staged and --diff cannot be combined")
     if baseline_path is not None and no_baseline:
         raise click.UsageError("--baseline and --no-baseline cannot be used together")
-    targets = list(paths) or [Path()]
+    if stdin_filename is not None and not use_stdin:
+        raise click.UsageError("--stdin-filename names the file that --stdin reads")
+    if use_stdin and (paths or staged or base is not None):
+        raise click.UsageError("--stdin scans standard input: no PATHS, --staged or --diff")
+    stand_in = _stdin_path(stdin_filename) if use_stdin else None
+    targets = list(paths) or [stand_in.parent if stand_in is not None else Path()]
     config = _load_config(targets, config_path, no_gitignore)
     baseline_file = None if no_baseline else baseline_path or config.baseline
     # Read before scanning: a broken baseline fails the run at once, not after a long scan.
     baseline = None if baseline_file is None else _read_baseline(baseline_file)
     root: Path | None = None
-    if staged or base is not None:
+    if stand_in is not None:
+        nameless = stdin_filename is None
+        result = _guard(lambda: _scan_stdin(stand_in, nameless, config, show_secrets))
+    elif staged or base is not None:
         root, result = _scan_git(targets, paths, config, staged, base, jobs, show_secrets)
     else:
         from keyguard.engine import scan as run_scan
@@ -271,6 +294,29 @@ def scan(
         root=root,
         started=started if stats else None,
     )
+
+
+def _stdin_path(name: str | None) -> Path:
+    """The absolute, normalised path a --stdin file stands for (a nameless one: `-` here)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise KeyguardError("--stdin reads the file to scan from standard input: pipe it in")
+    return Path(os.path.normpath(Path.cwd() / (name or "-")))
+
+
+def _scan_stdin(path: Path, nameless: bool, config: Config, show_secrets: bool) -> ScanResult:
+    """Scan standard input as the file at `path`, reported relative to the working directory."""
+    from keyguard.discover import ConfigPaths, read_stream
+    from keyguard.engine import scan_items
+
+    cwd = Path.cwd()
+    display = "-" if nameless else (path.relative_to(cwd) if path.is_relative_to(cwd) else path)
+    display_name = display if isinstance(display, str) else display.as_posix()
+    item = None
+    # The config's `exclude` speaks for the project, as for a file named on the command line.
+    if nameless or ConfigPaths(config).wanted(str(path.parent.resolve() / path.name)):
+        item = read_stream(sys.stdin.buffer, display_name, config.max_file_size)
+    items = [] if item is None else [item]
+    return scan_items(items, config, jobs=1, show_secrets=show_secrets)
 
 
 def _scan_git(

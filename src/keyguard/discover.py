@@ -9,7 +9,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 from keyguard.config import Config
 from keyguard.logs import logger
@@ -26,6 +26,7 @@ __all__ = [
     "format_size",
     "is_binary",
     "read_file",
+    "read_stream",
 ]
 
 
@@ -569,4 +570,19 @@ def read_file(pending: Pending, limit: int) -> Source | Skipped | None:
         return Skipped(display, f"unreadable: {error.strerror or error}", "warning")
     if len(data) > limit:
         return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
+    return Source(display, data)
+
+
+def read_stream(stream: BinaryIO, display: str, limit: int) -> Source | Skipped | None:
+    """One file from a stream (`scan --stdin`), under the same checks as a file on disk.
+
+    At most `limit + 1` bytes are read, so a huge pipe is refused without being held in memory.
+    """
+    data = stream.read(limit + 1)
+    if not data:
+        return None
+    if len(data) > limit:
+        return Skipped(display, f"larger than max_file_size ({format_size(limit)})")
+    if is_binary(data):
+        return Skipped(display, "binary file")
     return Source(display, data)
