@@ -316,3 +316,23 @@ def test_stats_go_to_stderr_as_name_value_pairs(tmp_path: Path) -> None:
     pairs = dict(pair.split("=") for pair in line.removeprefix("keyguard stats: ").split())
     assert pairs["files"] == "1" and pairs["candidates"] == "1" and pairs["ast_parses"] == "1"
     assert pairs["libcst_parses"] == "0" and float(pairs["seconds"]) > 0
+
+
+def test_junit_report_from_the_cli_lists_failing_cases_and_never_the_secret(
+    leaky: tuple[Path, list[str]],
+) -> None:
+    from tests.test_report import check_junit
+
+    root, secrets = leaky
+    done = run("scan", ".", "--format", "junit", "-o", "report.xml", cwd=root)
+    assert done.returncode == 1, done.stderr
+    text = (root / "report.xml").read_text(encoding="utf-8")
+    document = check_junit(text)
+    failing = {
+        (case.get("classname"), case.get("name"))
+        for case in document.iter("testcase")
+        if case.find("failure") is not None
+    }
+    assert ("KG101", "server/settings.py") in failing
+    assert ("KG102", "public/app.js") in failing
+    assert not any(secret in text for secret in secrets)

@@ -15,6 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -194,7 +195,7 @@ def walk(node: Any) -> Any:
 
 
 def test_formats_are_the_documented_ones() -> None:
-    assert FORMATS == ("console", "json", "sarif", "github")
+    assert FORMATS == ("console", "json", "sarif", "github", "junit")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -558,6 +559,109 @@ def test_github_escaping() -> None:
     assert line.startswith("::warning file=odd%2Cname%3A50%25.py,line=1,col=6,")
     assert ",title=KG301 insecure-http-endpoint::" in line
     assert line.endswith("::first line%0A::error ::injected")
+
+
+# --- junit -----------------------------------------------------------------------------------
+
+# What the common JUnit schema (Jenkins' junit-4.xsd, after Ant's XMLJUnitResultFormatter)
+# allows: element -> (required attributes, optional attributes, allowed children).
+JUNIT_RULES: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "testsuites": (set(), {"name", "tests", "failures", "errors", "skipped", "time", "disabled"},
+                   {"testsuite"}),
+    "testsuite": ({"name", "tests"},
+                  {"failures", "errors", "skipped", "time", "disabled", "timestamp", "hostname",
+                   "id", "package"},
+                  {"properties", "testcase", "system-out", "system-err"}),
+    "testcase": ({"name"}, {"classname", "time", "assertions", "status"},
+                 {"skipped", "error", "failure", "system-out", "system-err"}),
+    "failure": (set(), {"message", "type"}, set()),
+}  # fmt: skip
+
+
+def check_junit(text: str) -> ElementTree.Element:
+    """Well-formed XML 1.0, only what the schema allows, and counts that add up."""
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
+    root = ElementTree.fromstring(text.encode("utf-8"))
+    assert root.tag == "testsuites"
+    for element in root.iter():
+        required, optional, children = JUNIT_RULES[element.tag]
+        assert required <= set(element.attrib), (element.tag, element.attrib)
+        assert set(element.attrib) <= required | optional, (element.tag, element.attrib)
+        assert {child.tag for child in element} <= children, element.tag
+    suites = root.findall("testsuite")
+    for suite in suites:
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests", "")) == len(cases) >= 1
+        assert int(suite.get("failures", "")) == len(suite.findall("testcase/failure"))
+        for case in cases:
+            assert len(case.findall("failure")) <= 1
+    assert int(root.get("tests", "")) == sum(int(s.get("tests", "")) for s in suites)
+    assert int(root.get("failures", "")) == sum(int(s.get("failures", "")) for s in suites)
+    return root
+
+
+def test_junit_golden() -> None:
+    check_golden("report_junit.xml", render("junit", sample_result()))
+
+
+def test_junit_one_suite_per_rule_and_one_case_per_rule_and_file() -> None:
+    root = check_junit(render("junit", sample_result()))
+    suites = {suite.get("name"): suite for suite in root.findall("testsuite")}
+    assert list(suites) == [f"{rule.id} {rule.name}" for rule in RULES]
+    live = suites["KG101 live-secret-key"]
+    assert [(case.get("classname"), case.get("name")) for case in live] == [
+        ("KG101", "app/settings.py"),
+        ("KG101", "web/public/app.js"),
+    ]
+    failure = live.find("testcase/failure")
+    assert failure is not None and failure.get("type") == "error"
+    assert failure.get("message") == "1 finding: " + RULE["KG101"].summary
+    assert failure.text is not None and failure.text.startswith("app/settings.py:3:15: [error] ")
+    assert LIVE_REDACTED in failure.text
+    (passing,) = suites["KG103 restricted-key"]
+    assert passing.get("name") == "no findings in 42 files" and len(passing) == 0
+    note = suites["KG102 test-secret-key"].find("testcase/failure")
+    assert note is not None and note.get("type") == "note"
+
+
+def test_junit_counts_several_findings_in_one_file_as_one_failing_case() -> None:
+    first = make_finding("KG301", "a.yaml", 1, "u: ", URL, secret_length=len(URL), message="first")
+    second = replace(first, location=replace(first.location, line=9), message="second")
+    root = check_junit(render("junit", ScanResult(findings=(first, second), rules=RULES)))
+    (case,) = root.findall("testsuite/testcase[failure]")
+    failure = case.find("failure")
+    assert failure is not None and failure.get("message", "").startswith("2 findings: ")
+    assert failure.text is not None
+    assert [line.split(": ")[0] for line in failure.text.splitlines()[::2]] == [
+        "a.yaml:1:4",
+        "a.yaml:9:4",
+    ]
+
+
+def test_junit_keeps_file_text_that_xml_cannot_hold_visible_and_the_document_valid() -> None:
+    finding = make_finding(
+        "KG301",
+        "odd\x1bname<&>.yaml",
+        1,
+        "u: \x00\x07",
+        URL,
+        suffix=']]>"',
+        secret_length=len(URL),
+        message="bell \x07 and <tag>",
+    )
+    text = render("junit", ScanResult(findings=(finding,), rules=RULES))
+    root = check_junit(text)
+    case = root.find("testsuite/testcase[failure]")
+    assert case is not None and case.get("name") == "odd\\x1bname<&>.yaml"
+    failure = case.find("failure")
+    assert failure is not None and failure.text is not None
+    assert "\\x00\\x07" in failure.text and "bell \\x07 and <tag>" in failure.text
+
+
+def test_junit_for_a_history_scan_counts_commits() -> None:
+    result = ScanResult(findings=(), rules=RULES, commits_scanned=12)
+    root = check_junit(render("junit", result))
+    assert {case.get("name") for case in root.iter("testcase")} == {"no findings in 12 commits"}
 
 
 # --- sarif -----------------------------------------------------------------------------------

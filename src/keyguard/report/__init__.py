@@ -9,7 +9,7 @@ from keyguard.models import ScanResult
 
 __all__ = ["FORMATS", "write_report"]
 
-FORMATS = ("console", "json", "sarif", "github")
+FORMATS = ("console", "json", "sarif", "github", "junit")
 
 
 def write_report(
@@ -45,5 +45,9 @@ def write_report(
         from keyguard.report import github
 
         github.write(result, stream)
+    elif fmt == "junit":
+        from keyguard.report import junit
+
+        junit.write(result, stream)
     else:
         raise ValueError(f"unknown report format {fmt!r} (expected one of: {', '.join(FORMATS)})")
