@@ -336,3 +336,32 @@ def test_junit_report_from_the_cli_lists_failing_cases_and_never_the_secret(
     assert ("KG101", "server/settings.py") in failing
     assert ("KG102", "public/app.js") in failing
     assert not any(secret in text for secret in secrets)
+
+
+def test_color_option_wins_over_the_environment(leaky: tuple[Path, list[str]]) -> None:
+    root, _ = leaky
+    always = run("scan", ".", "--color", "always", cwd=root)  # run() sets NO_COLOR
+    assert "\x1b[1;31m" in always.stdout
+    never = run("scan", ".", "--color", "never", cwd=root, env={"FORCE_COLOR": "1"})
+    assert "\x1b[" not in never.stdout
+    auto = run("scan", ".", cwd=root, env={"FORCE_COLOR": "1"})  # NO_COLOR wins in auto
+    assert "\x1b[" not in auto.stdout
+    # An empty NO_COLOR is unset (no-color.org); FORCE_COLOR colors a pipe.
+    forced = run("scan", ".", cwd=root, env={"NO_COLOR": "", "FORCE_COLOR": "1"})
+    assert "\x1b[" in forced.stdout
+
+
+def test_quiet_and_verbose(leaky: tuple[Path, list[str]]) -> None:
+    root, secrets = leaky
+    (root / "logo.png").write_bytes(b"\x89PNG\0\0\0")
+    quiet = run("scan", ".", "-q", cwd=root)
+    assert quiet.returncode == 1
+    assert quiet.stdout.startswith("Found ")
+    assert "server/settings.py" not in quiet.stdout
+    verbose = run("scan", ".", "--verbose", cwd=root)
+    assert "  logo.png: binary file" in verbose.stdout.splitlines()
+    both = run("scan", ".", "-q", "-v", cwd=root)
+    assert both.returncode == 2
+    assert "--quiet and --verbose cannot be used together" in both.stderr
+    for done in (quiet, verbose):
+        assert not any(secret in done.stdout for secret in secrets)

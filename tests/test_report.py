@@ -291,6 +291,36 @@ def test_console_golden() -> None:
     check_golden("report_console.txt", render("console", sample_result()))
 
 
+def test_console_golden_in_color() -> None:
+    check_golden("report_console_color.txt", render("console", sample_result(), color=True))
+
+
+def test_console_quiet_is_the_summary_alone() -> None:
+    quiet = render("console", sample_result(), detail="quiet")
+    normal = render("console", sample_result())
+    assert quiet == normal.split("\n\n", 1)[1]
+    assert quiet.startswith("Found 5 findings")
+    assert "app/settings.py" not in quiet
+    clean = ScanResult(findings=(), files_scanned=3)
+    assert render("console", clean, detail="quiet") == "No findings in 3 files.\n"
+
+
+def test_console_verbose_lists_every_skipped_file_and_why() -> None:
+    verbose = render("console", sample_result(), detail="verbose").splitlines()
+    at = verbose.index("Skipped 4 files:")
+    assert verbose[at + 1 : at + 5] == [
+        "  assets/logo.png: binary file",
+        "  assets/font.woff2: binary file",
+        "  assets/hero.jpg: binary file",
+        "  assets/video.mp4: binary file",
+    ]
+    assert not any("and 1 more" in line for line in verbose)
+    clean = replace(sample_result(), findings=())
+    lines = render("console", clean, detail="verbose").splitlines()
+    assert "Skipped 4 files:" in lines and "  assets/video.mp4: binary file" in lines
+    assert "Skipped 4 files:" not in render("console", clean).splitlines()
+
+
 def test_console_finding_line_is_ruff_style_with_caret_under_the_redacted_key() -> None:
     lines = render("console", sample_result()).splitlines()
     assert lines[0] == (f"app/settings.py:3:15: KG101 [error] Live secret key: {LIVE_REDACTED}")

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import click
 
@@ -97,10 +97,37 @@ def _output(path: str | None) -> Iterator[IO[str]]:
         raise
 
 
-def _use_color(output: str | None) -> bool:
-    if output not in (None, "-") or "NO_COLOR" in os.environ:
+def _use_color(output: str | None, mode: str = "auto") -> bool:
+    """--color always/never decide; auto colors a terminal unless NO_COLOR is set
+    (https://no-color.org), and FORCE_COLOR colors a pipe too. A report file is never colored
+    unless asked for."""
+    if mode != "auto":
+        return mode == "always"
+    if output not in (None, "-") or os.environ.get("NO_COLOR"):  # set and not empty
         return False
     return "FORCE_COLOR" in os.environ or sys.stdout.isatty()
+
+
+REPORT_STYLE = "keyguard.report_style"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: object) -> object:
+    """Keep a console option in the context: `_finish` reads it, the commands need not."""
+    style = ctx.meta.setdefault(REPORT_STYLE, {})
+    style[param.name or ""] = value
+    if style.get("quiet") and style.get("verbose"):
+        raise click.UsageError("--quiet and --verbose cannot be used together")
+    return value
+
+
+def _report_style() -> tuple[str, Literal["quiet", "normal", "verbose"]]:
+    """(color mode, console detail) from the options `_remember` kept."""
+    context = click.get_current_context(silent=True)
+    style = context.meta.get(REPORT_STYLE, {}) if context is not None else {}
+    color = str(style.get("color") or "auto")
+    if style.get("quiet"):
+        return color, "quiet"
+    return color, "verbose" if style.get("verbose") else "normal"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -135,6 +162,31 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
             is_flag=True,
             help="Print secrets in full (never use this in CI logs).",
         ),
+        click.option(
+            "--color",
+            type=click.Choice(("auto", "always", "never")),
+            default="auto",
+            show_default=True,
+            expose_value=False,
+            callback=_remember,
+            help="Color the console report (auto: on a terminal, unless NO_COLOR is set).",
+        ),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            expose_value=False,
+            callback=_remember,
+            help="Console: the summary only.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            is_flag=True,
+            expose_value=False,
+            callback=_remember,
+            help="Console: also every skipped file and why.",
+        ),
     )
     for option in reversed(options):
         command = option(command)
@@ -164,15 +216,17 @@ def _finish(
     """
     from keyguard.report import write_report
 
+    color_mode, detail = _report_style()
     with _output(output) as stream:
         _guard(
             lambda: write_report(
                 fmt,
                 result,
                 stream,
-                color=_use_color(output),
+                color=_use_color(output, color_mode),
                 show_secrets=show_secrets,
                 root=root,
+                detail=detail,
             )
         )
     if started is not None:

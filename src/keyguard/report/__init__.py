@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import IO
+from typing import IO, Literal
 
 from keyguard.models import ScanResult
 
@@ -20,19 +20,21 @@ def write_report(
     color: bool = False,
     show_secrets: bool = False,
     root: PurePath | None = None,
+    detail: Literal["quiet", "normal", "verbose"] = "normal",
 ) -> None:
     """Write `result` to `stream` in format `fmt` (one of FORMATS).
 
     Each reporter is imported only when asked for: the SARIF writer pulls in sarif-om and attrs,
-    which a pre-commit run printing to the console must not pay for. `color` and `show_secrets`
-    only affect the console; `root` is the directory SARIF's `%SRCROOT%` points at (the
-    directory finding paths are relative to; default: the current directory).
+    which a pre-commit run printing to the console must not pay for. `color`, `show_secrets` and
+    `detail` (quiet: the summary only; verbose: every skipped file) only affect the console;
+    `root` is the directory SARIF's `%SRCROOT%` points at (the directory finding paths are
+    relative to; default: the current directory).
     Raise ValueError for an unknown format.
     """
     if fmt == "console":
         from keyguard.report import console
 
-        console.write(result, stream, color=color, show_secrets=show_secrets)
+        console.write(result, stream, color=color, show_secrets=show_secrets, detail=detail)
     elif fmt == "json":
         from keyguard.report import json as json_report
 

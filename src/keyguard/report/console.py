@@ -5,9 +5,11 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Literal
 
 from keyguard.models import Finding, ScanResult, Severity, Skipped
+
+Detail = Literal["quiet", "normal", "verbose"]
 
 if TYPE_CHECKING:  # only annotations: the reports of plain scans never load these modules
     from keyguard.baseline import BaselineOutcome
@@ -35,24 +37,34 @@ Paint = Callable[[str, str], str]
 
 
 def write(
-    result: ScanResult, stream: IO[str], *, color: bool = False, show_secrets: bool = False
+    result: ScanResult,
+    stream: IO[str],
+    *,
+    color: bool = False,
+    show_secrets: bool = False,
+    detail: Detail = "normal",
 ) -> None:
     """Write every finding, then a summary, to `stream`.
 
-    `color` adds ANSI styles (the cli decides from isatty and NO_COLOR). `show_secrets` only
-    adds a warning to the summary: the engine already decided what text each Finding holds.
+    `color` adds ANSI styles (the cli decides from --color, isatty and NO_COLOR). `show_secrets`
+    only adds a warning to the summary: the engine already decided what text each Finding holds.
+    `detail` "quiet" writes the summary alone; "verbose" lists every skipped file and why.
     """
     paint = _painter(color)
     lines: list[str] = []
-    for finding in result.findings:
-        lines.extend(finding_lines(finding, paint))
+    if detail != "quiet":
+        for finding in result.findings:
+            lines.extend(finding_lines(finding, paint))
     if result.findings:
-        lines.append("")
-        lines.extend(_summary(result, paint))
+        if lines:
+            lines.append("")
+        lines.extend(_summary(result, paint, verbose=detail == "verbose"))
     else:
         lines.append(_no_findings(result))
         lines.extend(_baseline(result.baseline))
         lines.extend(_skipped_warnings(result.skipped, paint))
+        if detail == "verbose":
+            lines.extend(_skipped_notes(result.skipped, every=True))
         lines.extend(_gitignored(result))
     if show_secrets:
         lines.append(
@@ -193,7 +205,7 @@ def _no_findings(result: ScanResult) -> str:
     return line
 
 
-def _summary(result: ScanResult, paint: Paint) -> list[str]:
+def _summary(result: ScanResult, paint: Paint, *, verbose: bool = False) -> list[str]:
     levels = Counter(finding.severity for finding in result.findings)
     by_level = ", ".join(
         paint(_plural(levels[level], level.value), level.value)
@@ -213,7 +225,7 @@ def _summary(result: ScanResult, paint: Paint) -> list[str]:
         lines.append(f"{_plural(result.suppressed, 'finding')} suppressed.")
     lines.extend(_baseline(result.baseline))
     lines.extend(_skipped_warnings(result.skipped, paint))
-    lines.extend(_skipped_notes(result.skipped))
+    lines.extend(_skipped_notes(result.skipped, every=verbose))
     lines.extend(_gitignored(result))
     return lines
 
@@ -259,11 +271,18 @@ def _skipped_warnings(skipped: Iterable[Skipped], paint: Paint) -> list[str]:
     return lines
 
 
-def _skipped_notes(skipped: Iterable[Skipped]) -> list[str]:
-    """Files skipped at note level, as a count and the first few: they are expected, not news."""
+def _skipped_notes(skipped: Iterable[Skipped], *, every: bool = False) -> list[str]:
+    """Files skipped at note level, as a count and the first few: they are expected, not news.
+
+    `every` (--verbose) lists them all, one per line, with the reason.
+    """
     notes = [entry for entry in skipped if entry.level == "note"]
     if not notes:
         return []
+    if every:
+        lines = [f"Skipped {_plural(len(notes), 'file')}:"]
+        lines.extend(f"  {_clean(entry.path)}: {_clean(entry.reason)}" for entry in notes)
+        return lines
     shown = ", ".join(
         f"{_clean(entry.path)} ({_clean(entry.reason)})" for entry in notes[:NOTES_SHOWN]
     )
