@@ -409,6 +409,30 @@ def _scan_git(
 
 
 @cli.command()
+@click.argument(
+    "directory", default=".", type=click.Path(path_type=Path, file_okay=False, exists=True)
+)
+@click.option(
+    "--toml",
+    "dedicated",
+    is_flag=True,
+    help="Write .keyguard.toml even when there is a pyproject.toml.",
+)
+def init(directory: Path, dedicated: bool) -> None:
+    """Write a commented keyguard config into DIRECTORY and print the hook and CI snippets.
+
+    The config goes into pyproject.toml as [tool.keyguard] (appended, the rest untouched), or
+    into .keyguard.toml; an existing keyguard config is never overwritten.
+    """
+    from keyguard.scaffold import InitError, initialise, snippets
+
+    written = _guard(lambda: initialise(directory, dedicated=dedicated), InitError)
+    verb = "Wrote" if written.created else "Added [tool.keyguard] to"
+    click.echo(f"{verb} {written.path} (every setting at its default, commented out).\n")
+    click.echo(snippets(directory), nl=False)
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--since", metavar="REV", help="Only the commits after REV (REV..HEAD).")
 @click.option(
