@@ -332,7 +332,16 @@ def scan(
     else:
         from keyguard.engine import scan as run_scan
 
-        result = _guard(lambda: run_scan(targets, config, jobs=jobs, show_secrets=show_secrets))
+        progress = None
+        if sys.stderr is not None and sys.stderr.isatty():  # never in CI logs or pipes
+            from keyguard.progress import for_terminal
+
+            progress = for_terminal()
+        result = _guard(
+            lambda: run_scan(
+                targets, config, jobs=jobs, show_secrets=show_secrets, progress=progress
+            )
+        )
     if baseline is not None and baseline_file is not None:
         from keyguard.baseline import apply_baseline, scope_for
 

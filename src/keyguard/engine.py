@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from keyguard.context import ContextRules
+    from keyguard.progress import Progress
 
 __all__ = [
     "FileResult",
@@ -395,12 +396,19 @@ def scan(
     show_secrets: bool = False,
     rules: Sequence[Rule] | None = None,
     prefilter: Backend | None = None,
+    progress: Progress | None = None,
 ) -> ScanResult:
     """Discover, scan and filter; the result is sorted and ready for any reporter."""
     tally = IgnoreTally()
     found = discover(paths, config, display_root=display_root, defer_reads=True, tally=tally)
     result = scan_items(
-        found, config, jobs=jobs, show_secrets=show_secrets, rules=rules, prefilter=prefilter
+        found,
+        config,
+        jobs=jobs,
+        show_secrets=show_secrets,
+        rules=rules,
+        prefilter=prefilter,
+        progress=progress,
     )
     # scan_items has exhausted the discovery iterator: the tally is complete.
     return replace(result, gitignored_files=tally.files, gitignored_directories=tally.directories)
@@ -414,6 +422,7 @@ def scan_items(
     show_secrets: bool = False,
     rules: Sequence[Rule] | None = None,
     prefilter: Backend | None = None,
+    progress: Progress | None = None,
 ) -> ScanResult:
     """Scan files discovered on disk (`Pending`) or already in memory (`Source`, from git).
 
@@ -433,7 +442,11 @@ def scan_items(
             if isinstance(item, Skipped):
                 skipped.append(item)
             else:
+                if progress is not None:
+                    progress.discovered()
                 yield item
+        if progress is not None:
+            progress.discovery_done()
 
     stream = work()
     first: list[Work] = []
@@ -453,15 +466,22 @@ def scan_items(
     findings: list[Finding] = []
     suppressed = files = size = 0
     stats = ScanStats()
-    for chunk in chunks:
-        files += chunk.files
-        size += chunk.size
-        stats += chunk.stats
-        for result in chunk.notable:
-            findings.extend(result.findings)
-            suppressed += result.suppressed
-            if result.skipped is not None:
-                skipped.append(result.skipped)
+    try:
+        for chunk in chunks:
+            files += chunk.files
+            size += chunk.size
+            stats += chunk.stats
+            if progress is not None:  # skipped files are done too (empty ones are not counted)
+                passed = sum(1 for result in chunk.notable if result.skipped is not None)
+                progress.scanned(chunk.files + passed, chunk.size)
+            for result in chunk.notable:
+                findings.extend(result.findings)
+                suppressed += result.suppressed
+                if result.skipped is not None:
+                    skipped.append(result.skipped)
+    finally:
+        if progress is not None:
+            progress.finish()  # the report must start on a clean line
     findings.sort(key=report_order)
     return ScanResult(
         findings=tuple(findings),
