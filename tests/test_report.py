@@ -195,7 +195,7 @@ def walk(node: Any) -> Any:
 
 
 def test_formats_are_the_documented_ones() -> None:
-    assert FORMATS == ("console", "json", "sarif", "github", "junit")
+    assert FORMATS == ("console", "json", "sarif", "github", "junit", "html")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

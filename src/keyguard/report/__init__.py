@@ -9,7 +9,7 @@ from keyguard.models import ScanResult
 
 __all__ = ["FORMATS", "write_report"]
 
-FORMATS = ("console", "json", "sarif", "github", "junit")
+FORMATS = ("console", "json", "sarif", "github", "junit", "html")
 
 
 def write_report(
@@ -51,5 +51,9 @@ def write_report(
         from keyguard.report import junit
 
         junit.write(result, stream)
+    elif fmt == "html":
+        from keyguard.report import html
+
+        html.write(result, stream)
     else:
         raise ValueError(f"unknown report format {fmt!r} (expected one of: {', '.join(FORMATS)})")
