@@ -407,6 +407,7 @@ def _stats_line(result: ScanResult, seconds: float) -> str:
         ("ast_seconds", f"{stats.ast_seconds:.3f}"),
         ("libcst_parses", str(stats.libcst_parses)),
         ("libcst_seconds", f"{stats.libcst_seconds:.3f}"),
+        ("third_party_endpoints", str(stats.third_party_endpoints)),
     )
     return "keyguard stats: " + " ".join(f"{name}={value}" for name, value in fields)
 
