@@ -79,6 +79,12 @@ def test_words_that_contain_test_are_not_test_trees(scan_text: ScanText, path: s
         ("check.py", 'ok = url.startswith("http://www.youtube.com/")'),
         ("ld.py", 'TERMS = "http://example.org/vocab/shop#"'),
         ("rdf.py", 'OWL = "http://www.example.org/ontology/shop#"'),
+        ("sax.py", 'property_encoding = "http://www.python.org/sax/properties/encoding"'),
+        (
+            "Parser.java",
+            'f.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);',
+        ),
+        ("acl.json", '{"GrantRead": "uri=http://acs.amazonaws.com/groups/global/AllUsers"}'),
     ],
 )
 def test_uri_identifiers_are_not_requests(scan_text: ScanText, path: str, code: str) -> None:

@@ -102,6 +102,7 @@ IDENTIFIER_HOSTS = frozenset(
         "rdfs.org",
         "www.wikidata.org",
         "dbpedia.org",
+        "acs.amazonaws.com",  # S3 ACL grantee group URIs (`.../groups/global/AllUsers`)
     }
 )
 # First labels of hosts that publish identifiers, not services: `schemas.<vendor>.com` (claim
@@ -124,6 +125,7 @@ READER_HOST_LABELS = frozenset({"docs", "doc", "documentation", "wiki", "help", 
 NAMESPACE_PATH = lazy_compile(
     r"^/(?:(?:19|20)\d\d(?:/|$)|(?:[^/]+/)*(?:ns|xmlns|namespaces?|vocab|ontology)(?:/|$)"
     r"|(?:[^/]+/)*(?:identity/claims|claims/(?:19|20)\d\d)(?:/|$)|schemas?/[^/]+"
+    r"|(?:[^/]+/)*(?:sax|xml)/(?:features|properties)/"  # SAX2 / Xerces parser options
     r"|(?:[^/]+/)*doc/(?:19|20)\d\d-\d\d-\d\d/?$)"
 )
 TRAILING_PUNCTUATION = ".,;:!?)]}'\"`*>"
