@@ -170,8 +170,13 @@ def test_is_placeholder_value(value: str, placeholder: bool) -> None:
         ("http://maven.apache.org/xsd/maven-4.0.0.xsd", True),
         ("http://api.example.com/v1", False),
         ("http://example.com", False),
-        ("http://10.0.0.7:8080", False),
-        ("http://192.168.1.20/api", False),
+        ("http://10.0.0.7:8080", True),  # RFC 1918: private, treated like loopback
+        ("http://192.168.1.20/api", True),
+        ("http://10.0.2.2:8000/api", True),  # the Android emulator's alias for the host
+        ("http://host.docker.internal:8000", True),
+        ("http://printer.local/", True),
+        ("http://172.32.0.1/", False),  # just outside 172.16.0.0/12
+        ("http://100.64.0.1/", False),  # carrier-grade NAT is not this network
         ("http://cloudfront.amazonaws.com/doc/2016-11-25/", True),  # an XML namespace
         ("http://lambda.example.com/2015-03-31/functions", False),  # a dated API version
         ("http://api.example.com/doc/2016-11-25/upload", False),

@@ -542,6 +542,7 @@ def _stats_line(result: ScanResult, seconds: float) -> str:
         ("libcst_seconds", f"{stats.libcst_seconds:.3f}"),
         ("gitignored_files", str(result.gitignored_files)),
         ("gitignored_directories", str(result.gitignored_directories)),
+        ("third_party_endpoints", str(stats.third_party_endpoints)),
     )
     return "keyguard stats: " + " ".join(f"{name}={value}" for name, value in fields)
 

@@ -22,6 +22,7 @@ __all__ = [
     "ContextRules",
     "is_client_side",
     "is_test_path",
+    "is_third_party",
     "may_assign_build_variables",
     "public_build_assignment",
     "split_path",
@@ -53,10 +54,16 @@ CLIENT_MARKERS = lazy_compile(
 )
 TEST_DIRS = frozenset(
     {"test", "tests", "testing", "__tests__", "__mocks__", "spec", "specs", "testdata", "e2e"}
+    | {"__snapshots__", "snapshots", "__fixtures__", "fixtures", "cypress", "mocks"}
+)
+# `unit_tests/`, `integration-tests/`, `test_utils/`, `test-data/`: a test tree by its name.
+TEST_DIR = lazy_compile(
+    r"^(?:.+[_-]tests?|tests?[_-](?:data|utils?|helpers?|support|fixtures|resources|e2e))$"
 )
 TEST_FILE = lazy_compile(
-    r"^(?:test_.*\.py|.*_test\.(?:py|go|rb|exs?|dart)|conftest\.py"
-    r"|.*\.(?:test|spec|e2e)\.[cm]?[jt]sx?|.*_spec\.rb|.*Tests?\.(?:java|kt|swift|cs|php|scala))$"
+    r"^(?:test_.*\.py|tests?\.py|.*_tests?\.(?:py|go|rb|exs?|dart|rs)|conftest\.py"
+    r"|.*\.(?:test|spec|e2e|cy)\.[cm]?[jt]sx?|.*_spec\.rb|.*Tests?\.(?:java|kt|swift|cs|php|scala)"
+    r"|.*\.snap|.*\.ambr)$"
 )
 # Front-end build tools copy variables with these prefixes into the browser bundle
 # (Create React App, Next.js, Vite, Vue CLI, Expo, Gatsby, Nuxt, SvelteKit): a secret assigned
@@ -150,11 +157,17 @@ def is_test_path(path: str) -> bool:
     """Test code: its URLs are fixtures and mocks, never a request the product sends.
 
     Secrets in tests are still reported (a key is leaked wherever it is committed); only the
-    endpoint rule skips test files.
+    endpoint rule skips test files. Every common layout counts: test trees (`tests/`,
+    `unit_tests/`, `__tests__/`, `spec/`), snapshots (`__snapshots__/`, `*.snap`, syrupy's
+    `*.ambr`), fixtures and mocks, Django's `tests.py`, `test_*.py` / `*_test.go` /
+    `*.spec.ts` / `*Test.java` files.
     """
     directories, name = split_path(path)
-    return not TEST_DIRS.isdisjoint(part.lower() for part in directories) or bool(
-        TEST_FILE.match(name)
+    lowered = [part.lower() for part in directories]
+    return (
+        not TEST_DIRS.isdisjoint(lowered)
+        or any(TEST_DIR.match(part) for part in lowered)
+        or bool(TEST_FILE.match(name))
     )
 
 
@@ -175,3 +188,34 @@ def may_assign_build_variables(path: str) -> bool:
 def public_build_assignment(line: str) -> bool:
     """`REACT_APP_STRIPE_KEY=…`, `  VITE_SECRET: …`: a value that the bundler makes public."""
     return PUBLIC_ASSIGNMENT.match(line) is not None
+
+
+THIRD_PARTY_DIRS = frozenset(
+    {"vendor", "vendors", "vendored", "third_party", "third-party", "thirdparty"}
+    | {"node_modules", "bower_components", "jspm_packages"}
+)
+BUNDLE_NAME = lazy_compile(r"^.+[.-](?:min|bundle|umd|prod)\.(?:[cm]?js|css)$")
+BUNDLE_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".css"})
+# A bundler's last line: the file was generated from sources elsewhere (webpack, rollup, tsc).
+SOURCE_MAP = lazy_compile(rb"[#@] sourceMappingURL=\S+\s*(?:\*/\s*)?$")
+# Minified code: lines this long on average are written by a tool, not a person.
+MINIFIED_LINE = 250
+MINIFIED_MIN_BYTES = 2048
+
+
+def is_third_party(path: str, data: bytes) -> bool:
+    """Vendored or generated code: the fix belongs upstream or in the sources, not here.
+
+    `vendor/`, `third_party/`, `node_modules/`; `*.min.js`, `*.bundle.js`, `*.min.css`; and JS or
+    CSS that a tool wrote (a `sourceMappingURL` last line, or lines averaging 250+ characters).
+    Only the endpoint rule treats it differently (it counts these findings, see
+    `ScanStats.third_party_endpoints`); a secret is leaked wherever it is committed.
+    """
+    directories, name = split_path(path.lower())
+    if not THIRD_PARTY_DIRS.isdisjoint(directories) or BUNDLE_NAME.match(name):
+        return True
+    if suffix_of(name) not in BUNDLE_SUFFIXES or len(data) < MINIFIED_MIN_BYTES:
+        return False
+    if SOURCE_MAP.search(data, max(0, len(data) - 512)):
+        return True
+    return len(data) > MINIFIED_LINE * (data.count(b"\n") + 1)

@@ -93,8 +93,21 @@ IDENTIFIER_HOSTS = frozenset(
         "opensource.org",
         "www.opensource.org",
         "creativecommons.org",
+        # OpenID 2.0 namespaces and Attribute Exchange type URIs (`http://openid.net/schema/...`)
+        "openid.net",
+        "specs.openid.net",
+        "axschema.org",
+        "schema.openid.net",
+        "w3id.org",
+        "rdfs.org",
+        "www.wikidata.org",
+        "dbpedia.org",
+        "acs.amazonaws.com",  # S3 ACL grantee group URIs (`.../groups/global/AllUsers`)
     }
 )
+# First labels of hosts that publish identifiers, not services: `schemas.<vendor>.com` (claim
+# and attribute type URIs), `ns.<vendor>.com`, `xmlns.<vendor>.org`.
+IDENTIFIER_HOST_LABELS = frozenset({"schemas", "schema", "ns", "xmlns", "purl", "vocab"})
 IDENTIFIER_PATH_PREFIXES = (
     "www.apache.org/licenses",
     "www.gnu.org/licenses",
@@ -110,7 +123,9 @@ READER_HOST_LABELS = frozenset({"docs", "doc", "documentation", "wiki", "help", 
 # `http://s3.amazonaws.com/doc/2006-03-01/`) or say so in the path; API endpoints are not named
 # that way (a dated API version such as `/2015-03-31/functions` has no `doc/` before it).
 NAMESPACE_PATH = lazy_compile(
-    r"^/(?:(?:19|20)\d\d(?:/|$)|(?:[^/]+/)*(?:ns|xmlns|namespaces?)(?:/|$)"
+    r"^/(?:(?:19|20)\d\d(?:/|$)|(?:[^/]+/)*(?:ns|xmlns|namespaces?|vocab|ontology)(?:/|$)"
+    r"|(?:[^/]+/)*(?:identity/claims|claims/(?:19|20)\d\d)(?:/|$)|schemas?/[^/]+"
+    r"|(?:[^/]+/)*(?:sax|xml)/(?:features|properties)/"  # SAX2 / Xerces parser options
     r"|(?:[^/]+/)*doc/(?:19|20)\d\d-\d\d-\d\d/?$)"
 )
 TRAILING_PUNCTUATION = ".,;:!?)]}'\"`*>"
@@ -213,13 +228,27 @@ def _host_of(url: str) -> str | None:
     return host.lower() if host else None
 
 
+# Names that never resolve on the public internet: the Docker and emulator aliases for the host
+# machine, mDNS, home routers and the reserved test TLDs (RFC 6761, RFC 8375).
+PRIVATE_HOST_SUFFIXES = (".localhost", ".internal", ".local", ".lan", ".home.arpa", ".test")
+PRIVATE_NETWORKS = (
+    "10.0.0.0/8",  # RFC 1918; 10.0.2.2 / 10.0.3.2: the Android emulator's (Genymotion's) host
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",  # IPv6 unique local addresses
+)
+
+
 def _is_loopback(host: str) -> bool:
-    """This machine, or a link-local address that never leaves the network segment.
+    """This machine, or a host on a private network: the request never crosses the internet.
 
     Link-local (169.254.0.0/16, fe80::/10) is where cloud metadata services answer
-    (`http://169.254.169.254/latest/meta-data/`): plain http by design, never routed.
+    (`http://169.254.169.254/latest/meta-data/`): plain http by design, never routed. Private
+    addresses (RFC 1918, unique local IPv6) and aliases (`host.docker.internal`, `10.0.2.2`,
+    `printer.local`) are development set-ups and LANs, treated like loopback (README: "What
+    KG301 reports").
     """
-    if host in ("localhost", "0.0.0.0", "::") or host.endswith(".localhost"):
+    if host in ("localhost", "0.0.0.0", "::") or host.endswith(PRIVATE_HOST_SUFFIXES):
         return True
     try:
         import ipaddress  # on first use: a run without URLs never needs it
@@ -227,7 +256,9 @@ def _is_loopback(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return address.is_loopback or address.is_link_local
+    if address.is_loopback or address.is_link_local:
+        return True
+    return any(address in ipaddress.ip_network(network) for network in PRIVATE_NETWORKS)
 
 
 def _is_ip(host: str) -> bool:
@@ -255,7 +286,10 @@ def is_exempt_url(url: str) -> bool:
         return True
     if "." not in host and not _is_ip(host):
         return True
-    if host in IDENTIFIER_HOSTS or host.split(".", 1)[0] in READER_HOST_LABELS:
+    first_label = host.split(".", 1)[0]
+    if host in IDENTIFIER_HOSTS or first_label in READER_HOST_LABELS:
+        return True
+    if first_label in IDENTIFIER_HOST_LABELS:
         return True
     rest = url.split("://", 1)[-1].lower()
     if rest.startswith(IDENTIFIER_PATH_PREFIXES):

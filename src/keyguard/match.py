@@ -12,6 +12,7 @@ from keyguard.context import (
     PUBLIC_BUILD_VARIABLE,
     is_client_side,
     is_test_path,
+    is_third_party,
     may_assign_build_variables,
     public_build_assignment,
     suffix_of,
@@ -270,6 +271,10 @@ def match_file(
         if match.rule.kind == "secret":
             for line in range(match.location.line, match.location.end_line + 1):
                 secrets_by_line.setdefault(line, []).append(match.secret)
+    if any(m.rule.kind == "endpoint" for m in kept) and is_third_party(path, data):
+        before = len(kept)
+        kept = [m for m in kept if m.rule.kind != "endpoint"]
+        stats += ScanStats(third_party_endpoints=before - len(kept))
     findings = tuple(_finding(match, secrets_by_line, plan.show_secrets) for match in kept)
     if secrets is not None:
         secrets.extend(match.secret for match in kept)

@@ -206,6 +206,8 @@ class ScanStats:
 
     A candidate is a file in which the prefilter found a keyword; only candidates reach the
     matchers, and only some candidate Python files are parsed (by `ast`, or by libcst).
+    `third_party_endpoints` counts the KG301 findings left out of vendored and generated code
+    (`context.is_third_party`), so that policy is never silent.
     """
 
     candidates: int = 0
@@ -213,6 +215,8 @@ class ScanStats:
     ast_seconds: float = 0.0
     libcst_parses: int = 0
     libcst_seconds: float = 0.0
+    # Endpoint findings in vendored or generated code, counted instead of reported.
+    third_party_endpoints: int = 0
 
     def __add__(self, other: ScanStats) -> ScanStats:
         return ScanStats(
@@ -221,6 +225,7 @@ class ScanStats:
             self.ast_seconds + other.ast_seconds,
             self.libcst_parses + other.libcst_parses,
             self.libcst_seconds + other.libcst_seconds,
+            self.third_party_endpoints + other.third_party_endpoints,
         )
 
 

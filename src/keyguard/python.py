@@ -792,6 +792,8 @@ STRING_OPENING = re.compile(r"""[A-Za-z]{0,2}(?:\"\"\"|'''|"|')""")
 # Source text that adds nothing to a string's value: line continuations inside the literal
 # (`"""\` at the end of a line) and the seams of implicit concatenation (`"" "http://..."`).
 VALUELESS = re.compile(r"""(?:\\(?:\r\n?|\n)|["']+\s*[A-Za-z]{0,2}["']+)*""")
+# Methods whose string arguments are matched against a URL, not fetched.
+URL_MATCHERS = frozenset({"startswith", "endswith", "removeprefix", "removesuffix"})
 # Line breaks as CPython counts them, for finding the lines that hold a keyword.
 NEWLINE_BYTES = re.compile(rb"\r\n?|\n")
 
@@ -952,6 +954,7 @@ class _EndpointFinder:
             ast.Dict: self._on_dict,
             ast.arguments: self._on_arguments,
             ast.Call: self._on_call,
+            ast.Compare: self._on_compare,
         }
 
     def scan(self, tree: ast.Module) -> list[Hit]:
@@ -1110,6 +1113,8 @@ class _EndpointFinder:
 
     def _on_dict(self, node: ast.Dict) -> None:
         for key, value in zip(node.keys, node.values, strict=True):
+            if key is not None and _is_ast_string(key):
+                self.quiet.add(id(key))  # a key: an identifier the mapping looks up
             name = _ast_str(key)
             if name is not None:
                 self._bind(name, value)
@@ -1125,7 +1130,21 @@ class _EndpointFinder:
             if keyword_default is not None:
                 self._bind(parameter.arg, keyword_default)
 
+    def _on_compare(self, node: ast.Compare) -> None:
+        """`claim == "http://…"`, `url in ("http://…",)`: a value compared with, not requested."""
+        for operand in (node.left, *node.comparators):
+            elements = operand.elts if isinstance(operand, (ast.Tuple, ast.List, ast.Set)) else ()
+            for value in (operand, *elements):
+                if _is_ast_string(value):
+                    self.quiet.add(id(value))
+
     def _on_call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in URL_MATCHERS:
+            for argument in node.args:  # `url.startswith("http://…")`: a prefix matched
+                elements = argument.elts if isinstance(argument, ast.Tuple) else ()
+                for value in (argument, *elements):
+                    if _is_ast_string(value):
+                        self.quiet.add(id(value))
         read = _ast_env_read(node)
         if read is not None:
             self._bind(*read)

@@ -71,7 +71,12 @@ NOT_AN_ENDPOINT_BEFORE = lazy_compile(
 )
 # The name a value is bound to, right before it: `homepage = "`, `"homepage": "`, `NS=`.
 BOUND_NAME = lazy_compile(r"""([A-Za-z_$][\w$.-]*)["'\]]?\s*(?:=>|:=|=|:)\s*[`"']?$""")
-PROSE_BEFORE = lazy_compile(r"(?<![\w\-./$@])([A-Za-z]+)[ \t]+$")
+# A word, or a sentence's last word and its stop ("… use X instead. http://…"), right before.
+PROSE_BEFORE = lazy_compile(r"(?<![\w\-./$@])([A-Za-z]+)[.!?,]?[ \t]+$")
+# A quoted URL that a `:` follows, where an object key stands (after `{` or `,`): a key of a
+# mapping from identifiers (claim or attribute type URIs to names), never a request target.
+KEY_BEFORE = lazy_compile(r"""(?:^|[{,])\s*["']$""")
+KEY_AFTER = lazy_compile(rb"""["']\s*:""")
 COMMAND_WORDS = frozenset(
     {"curl", "wget", "http", "https", "get", "post", "put", "patch", "delete", "head", "options"}
     | {"add", "clone", "install", "fetch", "open", "proxy", "connect", "url", "uri", "endpoint"}
@@ -345,6 +350,13 @@ def _unquoted_in_code(data: bytes, start: int, raw: bytes, path: str) -> bool:
     return suffix_of(split_path(path.lower())[1]) in QUOTED_VALUE_SUFFIXES
 
 
+def _is_mapping_key(data: bytes, start: int) -> bool:
+    line_start = data.rfind(b"\n", max(0, start - NAME_REACH), start) + 1
+    if line_start == 0 and start > NAME_REACH:
+        line_start = start - NAME_REACH
+    return KEY_BEFORE.search(data[line_start:start].decode("utf-8", "replace")) is not None
+
+
 def _hit(
     rule: Rule, match: re.Match[bytes], data: bytes, index: LineIndex, path: str, regions: Regions
 ) -> Hit | None:
@@ -359,6 +371,8 @@ def _hit(
         raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
         end = start + len(raw)
         if not is_endpoint_context(data, start, path, rule, regions):
+            return None
+        if KEY_AFTER.match(data, end) and _is_mapping_key(data, start):
             return None
     line, column = index.position(start)
     end_line, end_column = index.position(end)

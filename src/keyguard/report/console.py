@@ -202,7 +202,15 @@ def _no_findings(result: ScanResult) -> str:
     line = f"No findings in {_scope(result)}."
     if result.suppressed:
         line = line[:-1] + f" ({result.suppressed} suppressed)."
-    return line
+    return "\n".join([line, *_third_party(result)])
+
+
+def _third_party(result: ScanResult) -> list[str]:
+    """The KG301 policy for vendored and generated code, said out loud (README)."""
+    count = result.stats.third_party_endpoints
+    if not count:
+        return []
+    return [f"{_plural(count, 'http:// endpoint')} in vendored or generated code not reported."]
 
 
 def _summary(result: ScanResult, paint: Paint, *, verbose: bool = False) -> list[str]:
@@ -223,6 +231,7 @@ def _summary(result: ScanResult, paint: Paint, *, verbose: bool = False) -> list
         lines.append(f"  {count:>{number_width}}  {rule_id}  {name}")
     if result.suppressed:
         lines.append(f"{_plural(result.suppressed, 'finding')} suppressed.")
+    lines.extend(_third_party(result))
     lines.extend(_baseline(result.baseline))
     lines.extend(_skipped_warnings(result.skipped, paint))
     lines.extend(_skipped_notes(result.skipped, every=verbose))
