@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 
 from keyguard.context import (
     PUBLIC_BUILD_VARIABLE,
+    BrowserSpans,
     is_client_side,
+    is_server_template,
     is_test_path,
     may_assign_build_variables,
     public_build_assignment,
@@ -74,23 +76,27 @@ def _context(data: bytes, path: str, plan: ScanPlan) -> tuple[bool, bool]:
 def _in_context(
     hits: list[Hit], data: bytes, path: str, plan: ScanPlan, index: LineIndex
 ) -> list[Hit]:
-    """Drop hits of client rules outside client code and of server rules inside it."""
+    """Drop hits of client rules outside client code and of server rules inside it.
+
+    Each hit gets one context, so a client secret in client code is KG201 and never also
+    KG202: a line that assigns a public build variable, and the parts of a server template
+    that reach the browser (`BrowserSpans`), are client-side within a server file.
+    """
     if all(hit.rule.applies_to == "any" for hit in hits):
         return hits
     client, public_only = _context(data, path, plan)
+    spans = BrowserSpans(data) if not client and is_server_template(path, plan.context) else None
     kept = []
     for hit in hits:
-        applies_to = hit.rule.applies_to
-        if (
-            applies_to == "any"
-            or (applies_to == "server" and not client)
-            or (applies_to == "client" and client)
-            or (
-                applies_to == "client"
-                and public_only
-                and public_build_assignment(index.line_text(hit.line))
-            )
-        ):
+        if hit.rule.applies_to == "any":
+            kept.append(hit)
+            continue
+        here = client
+        if spans is not None:
+            here = spans.inside(index.offset(hit.line, hit.column))
+        elif public_only:
+            here = public_build_assignment(index.line_text(hit.line))
+        if (hit.rule.applies_to == "client") == here:
             kept.append(hit)
     return kept
 

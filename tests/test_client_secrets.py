@@ -1,0 +1,177 @@
+"""Issue 9 (client secrets recall): OAuth shapes, templates, bundled folders, the docs test key,
+and secrets deep inside large JSON-lines files.
+
+The corpus (tests/fixtures/corpus, see manifest.toml) holds a realistic file for each shape;
+these tests pin the decisions one by one so a failure names the shape that broke.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from keyguard.context import ContextRules
+from keyguard.engine import ScanPlan, scan_bytes
+from keyguard.lines import LineIndex
+from keyguard.ruleset import builtin_rules, expand_fakes
+
+
+def ids(path: str, code: str, plan: ScanPlan | None = None) -> list[str]:
+    plan = plan or ScanPlan(rules=builtin_rules())
+    return sorted(f.rule.id for f in scan_bytes(path, expand_fakes(code).encode(), plan))
+
+
+# --- positional OAuth credentials and client exports ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("config/initializers/omniauth.rb", 'provider :github, "{{hex:20}}", "{{hex:40}}"'),
+        ("config/initializers/omniauth.rb", "provider(:gitlab, '{{hex:20}}', '{{hex:40}}')"),
+        ("config/initializers/devise.rb", 'config.omniauth :github, ENV["ID"], "{{hex:40}}"'),
+        ("server/passport.js", "new Strategy({ clientID: 'shop', clientSecret: '{{hex:40}}' })"),
+        ("auth/session.py", 'OAuth2Session(CLIENT_ID, "{{alnum:40}}", scope="read")'),
+        ("auth/session.py", 'OAuth2Session(client_id, client_secret="{{alnum:40}}")'),
+        ("auth/session.py", 'AsyncOAuth2Client("shop", "{{alnum:40}}")'),
+        ("auth/session.py", 'OAuth1Session(settings.KEY, "{{alnum:40}}")'),
+        (
+            "shop/settings.py",
+            'SOCIALACCOUNT_PROVIDERS = {"gh": {"APP": {"client_id": "a",\n'
+            '    "secret": "{{alnum:40}}"}}}',
+        ),
+        (
+            "shop/settings.py",
+            'P = {"oidc": {"apps": [{"provider_id": "kc", "client_id": "a",\n'
+            '    "secret": "{{alnum:40}}"}]}}',
+        ),
+        (
+            "realm-export.json",
+            '{"clientId": "shop", "redirectUris": ["/*"],\n "secret": "{{alnum:32}}"}',
+        ),
+        ("keycloak.json", '{"credentials": {"secret": "{{alnum:32}}"}}'),
+        ("application.properties", "keycloak.credentials.secret={{alnum:32}}"),
+    ],
+)
+def test_positional_and_exported_client_secrets(path: str, code: str) -> None:
+    assert ids(path, code) == ["KG202"]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        (
+            "config/initializers/omniauth.rb",
+            'provider :github, ENV["GITHUB_KEY"], ENV["GITHUB_SECRET"]',
+        ),
+        (
+            "config/initializers/omniauth.rb",
+            'provider :fb, ENV.fetch("FB_ID", "{{alnum:12}}"), ENV.fetch("FB_SECRET")',
+        ),
+        ("config/initializers/omniauth.rb", 'provider :github, "{{hex:20}}", "GITHUB_SECRET"'),
+        ("auth/session.py", 'OAuth2Session(os.environ["ID"], os.environ["SECRET"])'),
+        # A second positional argument that is not a secret, in a call that is no OAuth client.
+        ("auth/session.py", 'Session("shop", "{{alnum:40}}")'),
+        # "secret" with no client id beside it: a webhook or signing secret, not KG202's business.
+        ("shop/settings.py", 'WEBHOOK = {"name": "orders", "secret": "{{alnum:32}}"}'),
+        ("realm-export.json", '{"clientId": "admin-cli", "secret": "**********"}'),
+        # The secret belongs to another object than the client id.
+        ("config.json", '{"clientId": "shop"}, {"webhook": {"secret": "{{alnum:32}}"}}'),
+    ],
+)
+def test_what_is_not_a_hard_coded_client_secret(path: str, code: str) -> None:
+    assert ids(path, code) == []
+
+
+# --- templates and bundled folders ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "code", "expected"),
+    [
+        (
+            "views/pay.blade.php",
+            "<script>\nStripe('sk_live_{{alnum:24}}');\n</script>",
+            ["KG101", "KG201"],
+        ),
+        ("views/pay.blade.php", "@php\n$k = 'sk_live_{{alnum:24}}';\n@endphp", ["KG101"]),
+        ("views/pay.html.erb", "<% key = 'sk_live_{{alnum:24}}' %>", ["KG101"]),
+        ("views/pay.html.erb", "<div data-key='sk_live_{{alnum:24}}'></div>", ["KG101", "KG201"]),
+        (
+            "views/pay.html.erb",
+            "<a onclick=\"go('<%= x %>', 'sk_live_{{alnum:24}}')\">",
+            ["KG101", "KG201"],
+        ),
+        ("templates/a.jinja2", '{% set client_secret = "{{alnum:40}}" %}', ["KG202"]),
+        ("templates/a.j2", '<script>var c = {client_secret: "{{alnum:40}}"};</script>', ["KG201"]),
+        (
+            "templates/a.twig",
+            "<SCRIPT type=module>Stripe('sk_live_{{alnum:24}}')</SCRIPT>",
+            ["KG101", "KG201"],
+        ),
+        ("Views/A.cshtml", '@{ var clientSecret = "{{alnum:40}}"; }', ["KG202"]),
+        ("Pages/A.razor", '<button data-client-secret="{{alnum:40}}">', ["KG201"]),
+        # Text the server prints is decided by server code: server-side (see README).
+        ("views/pay.blade.php", "<p>Key: sk_live_{{alnum:24}}</p>", ["KG101"]),
+        # Ansible-style Jinja config: no markup at all.
+        ("roles/app/templates/app.conf.j2", "client_secret = {{alnum:40}}", ["KG202"]),
+        ("app/views/orders/create.js.erb", "Stripe('sk_live_{{alnum:24}}')", ["KG101", "KG201"]),
+        # Rails and Angular bundle these folders into the browser app.
+        ("app/javascript/pay.js", "Stripe('sk_live_{{alnum:24}}')", ["KG101", "KG201"]),
+        (
+            "app/javascript/pay.js",
+            "if (process.env.DEBUG) {}\nStripe('sk_live_{{alnum:24}}')",
+            ["KG101", "KG201"],
+        ),
+        (
+            "src/environments/environment.ts",
+            "export const e = { clientSecret: '{{alnum:40}}' };",
+            ["KG201"],
+        ),
+        (
+            "src/environments/environment.ts",
+            "export const e = { key: 'pk_live_{{alnum:24}}' };",
+            [],
+        ),
+    ],
+)
+def test_templates_and_bundled_folders(path: str, code: str, expected: list[str]) -> None:
+    assert ids(path, code) == expected
+
+
+def test_a_config_override_decides_a_whole_template() -> None:
+    code = "@php\n$k = 'sk_live_{{alnum:24}}';\n@endphp"
+    client = ContextRules.from_globs(["views/**"], [])
+    assert ids("views/pay.blade.php", code, ScanPlan(builtin_rules(), context=client)) == [
+        "KG101",
+        "KG201",
+    ]
+    server = ContextRules.from_globs([], ["views/**"])
+    script = "<script>Stripe('sk_live_{{alnum:24}}')</script>"
+    assert ids("views/pay.blade.php", script, ScanPlan(builtin_rules(), context=server)) == [
+        "KG101"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        (".env", "NEXT_PUBLIC_OAUTH_CLIENT_SECRET={{alnum:40}}"),
+        ("src/environments/environment.prod.ts", "clientSecret: '{{alnum:40}}',"),
+        ("templates/login.jinja", '<script>const c = { client_secret: "{{alnum:32}}" };</script>'),
+        ("Views/Login.cshtml", '<div data-client-secret="{{alnum:40}}"></div>'),
+        ("public/app.js", "params.set('client_secret', '{{alnum:32}}');"),
+    ],
+)
+def test_a_client_secret_in_client_code_is_kg201_only(path: str, code: str) -> None:
+    assert ids(path, code) == ["KG201"]
+
+
+def test_line_index_offset_inverts_position() -> None:
+    data = "a\r\nhé€ x\n\xff\n".encode("utf-8", "surrogateescape") + b"\xff\xfeok\n"
+    index = LineIndex(data)
+    starts = [i for i in range(len(data)) if data[i] & 0xC0 != 0x80 or data[i] in (0xFF, 0xFE)]
+    for offset in starts:
+        if data[offset : offset + 1] == b"\n":
+            continue
+        line, column = LineIndex(data).position(offset)
+        assert index.offset(line, column) == offset, offset
