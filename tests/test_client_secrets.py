@@ -7,12 +7,19 @@ these tests pin the decisions one by one so a failure names the shape that broke
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from keyguard.context import ContextRules
 from keyguard.engine import ScanPlan, scan_bytes
 from keyguard.lines import LineIndex
+from keyguard.models import Severity
 from keyguard.ruleset import builtin_rules, expand_fakes
+from tests.conftest import ScanText, fake
 
 
 def ids(path: str, code: str, plan: ScanPlan | None = None) -> list[str]:
@@ -175,3 +182,49 @@ def test_line_index_offset_inverts_position() -> None:
             continue
         line, column = LineIndex(data).position(offset)
         assert index.offset(line, column) == offset, offset
+
+
+# --- the provider's published documentation test key --------------------------------------
+
+# Assembled at run time: the key is never written whole in the repository (see README).
+DOCS_TEST_KEY = "".join(["sk", "_test_", "4eC39Hq", "LyjWDar", "jtT1zdp7dc"])
+DOCS_PUBLISHABLE_KEY = "".join(["pk", "_test_", "TYooMQa", "uvdEDq5", "4NiTphI7jx"])
+
+
+def test_the_docs_test_key_is_a_note(scan_text: ScanText) -> None:
+    findings = scan_text("server/billing.rb", f'Stripe.api_key = "{DOCS_TEST_KEY}"')
+    assert [(f.rule.id, f.severity) for f in findings] == [("KG102", Severity.NOTE)]
+    assert "published documentation test key" in findings[0].message
+    assert DOCS_TEST_KEY not in findings[0].message
+    client = scan_text("public/checkout.js", f'Stripe("{DOCS_TEST_KEY}")')
+    assert {(f.rule.id, f.severity) for f in client} == {
+        ("KG102", Severity.NOTE),
+        ("KG201", Severity.NOTE),
+    }
+
+
+def test_other_test_keys_keep_their_level(scan_text: ScanText) -> None:
+    near = DOCS_TEST_KEY[:-1] + ("d" if DOCS_TEST_KEY[-1] != "d" else "e")
+    for key in (fake("sk_test_{{alnum:24}}"), near):
+        findings = scan_text("server/billing.rb", f'Stripe.api_key = "{key}"')
+        assert [(f.rule.id, f.severity) for f in findings] == [("KG102", Severity.WARNING)]
+
+
+def test_the_docs_publishable_key_is_never_reported(scan_text: ScanText) -> None:
+    assert scan_text("public/checkout.js", f'Stripe("{DOCS_PUBLISHABLE_KEY}")') == []
+
+
+def test_the_docs_test_key_does_not_fail_a_default_scan(tmp_path: Path) -> None:
+    (tmp_path / "billing.rb").write_text(f'Stripe.api_key = "{DOCS_TEST_KEY}"\n')
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "keyguard", "scan", ".", "--format", "json", *extra]
+        return subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120
+        )
+
+    result = run()
+    assert result.returncode == 0, result.stderr
+    assert DOCS_TEST_KEY not in result.stdout
+    assert json.loads(result.stdout)["findings"][0]["level"] == "note"
+    assert run("--fail-on", "note").returncode == 1

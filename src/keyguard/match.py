@@ -22,12 +22,13 @@ from keyguard.engine import FileResult, ScanPlan
 from keyguard.filters import (
     is_exempt_url,
     is_placeholder_value,
+    is_published_docs_key,
     keep_match,
     parse_suppressions,
 )
 from keyguard.lines import LineIndex
 from keyguard.logs import logger
-from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats
+from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats, Severity
 from keyguard.redact import fingerprint, redact, redact_text, secret_digest
 from keyguard.text import keyword_windows, scan_text
 
@@ -245,7 +246,11 @@ def match_file(
                 line_text=index.excerpt(
                     hit.line, hit.column, hit.end_column if hit.end_line == hit.line else None
                 ),
-                severity=plan.severity.get(hit.rule.id, hit.rule.severity),
+                severity=(
+                    Severity.NOTE
+                    if is_published_docs_key(hit.secret)
+                    else plan.severity.get(hit.rule.id, hit.rule.severity)
+                ),
             )
         )
     kept = [match for match in matches if keep_match(match, plan.allowlist)]
@@ -269,6 +274,10 @@ def match_file(
 
 
 CANDIDATE = ScanStats(candidates=1)
+DOCS_KEY_NOTE = (
+    "the provider's published documentation test key, public and shared by every reader of the "
+    "docs: not a leak, but use your own test key from the environment"
+)
 
 
 def _stats(parses: Sequence[tuple[str, float]]) -> ScanStats:
@@ -294,6 +303,8 @@ def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) ->
     if not show:
         snippet = redact_text(snippet, secrets_by_line.get(match.location.line, ()))
     message = f"{rule.summary}: {shown}"
+    if is_published_docs_key(match.secret):
+        message += f" ({DOCS_KEY_NOTE})"
     return Finding(
         rule=rule,
         location=match.location,
