@@ -8,14 +8,16 @@ these tests pin the decisions one by one so a failure names the shape that broke
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from keyguard.config import Config
 from keyguard.context import ContextRules
-from keyguard.engine import ScanPlan, scan_bytes
+from keyguard.engine import ScanPlan, scan, scan_bytes
 from keyguard.lines import LineIndex
 from keyguard.models import Severity
 from keyguard.ruleset import builtin_rules, expand_fakes
@@ -228,3 +230,35 @@ def test_the_docs_test_key_does_not_fail_a_default_scan(tmp_path: Path) -> None:
     assert DOCS_TEST_KEY not in result.stdout
     assert json.loads(result.stdout)["findings"][0]["level"] == "note"
     assert run("--fail-on", "note").returncode == 1
+
+
+# --- large JSON-lines files ------------------------------------------------------------------
+
+KEY_LINE = 18_000
+TOTAL_LINES = 20_000
+
+
+def test_a_key_deep_in_a_3_mb_jsonl_file_is_found_at_its_line(tmp_path: Path) -> None:
+    """A dataset export: one record per line, a key in record 18,000 after non-ASCII text."""
+    rng = random.Random(9)
+    key = fake("sk_live_{{alnum:24}}")
+    others = {100: fake("sk_live_{{alnum:24}}"), 19_999: fake("rk_live_{{alnum:24}}")}
+    records = []
+    for number in range(1, TOTAL_LINES + 1):
+        text = "".join(rng.choice("abcdefghij klmnopqrstuv") for _ in range(150))
+        if number == KEY_LINE:
+            text = f"héllo wörld — {key} end"
+        elif number in others:
+            text = f"see {others[number]}"
+        records.append(json.dumps({"id": number, "text": text}, ensure_ascii=False))
+    (tmp_path / "export.jsonl").write_text("\n".join(records) + "\n", encoding="utf-8")
+    size = (tmp_path / "export.jsonl").stat().st_size
+    assert size >= 3_000_000
+    result = scan([tmp_path], Config(root=tmp_path), jobs=1, display_root=tmp_path)
+    assert not result.skipped, result.skipped  # the default max_file_size must allow it
+    found = {(f.rule.id, f.location.line, f.location.column) for f in result.findings}
+    column = records[KEY_LINE - 1].index(key) + 1  # code points, as SARIF counts them
+    assert ("KG101", KEY_LINE, column) in found
+    assert {line for _, line, _ in found} == {100, KEY_LINE, 19_999}
+    deep = next(f for f in result.findings if f.location.line == KEY_LINE)
+    assert deep.location.end_column == column + len(key)
