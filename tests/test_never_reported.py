@@ -316,7 +316,8 @@ def test_files_that_ship_inside_a_mobile_app(scan_text: ScanText, path: str, cli
     [
         (".env", "REACT_APP_STRIPE_KEY=sk_live_{{alnum:24}}", ["KG101", "KG201"]),
         (".env.production", "VITE_PAYMENTS_SECRET=sk_test_{{alnum:24}}", ["KG102", "KG201"]),
-        (".env", "NEXT_PUBLIC_OAUTH_CLIENT_SECRET={{alnum:40}}", ["KG201", "KG202"]),
+        # A client secret in a client context is KG201, never also KG202 (issue 9).
+        (".env", "NEXT_PUBLIC_OAUTH_CLIENT_SECRET={{alnum:40}}", ["KG201"]),
         (
             "docker-compose.yml",
             "    environment:\n      EXPO_PUBLIC_KEY: rk_live_{{alnum:24}}",

@@ -8,6 +8,7 @@ a comment still runs on the server. The config's `client_paths` / `server_paths`
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,8 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PUBLIC_BUILD_VARIABLE",
+    "BrowserSpans",
     "ContextRules",
     "is_client_side",
+    "is_server_template",
     "is_test_path",
     "is_third_party",
     "may_assign_build_variables",
@@ -36,6 +39,34 @@ CLIENT_DIRS = frozenset({"public", "static", "assets", "www", "frontend", "clien
 SERVER_DIRS = frozenset({"server", "backend", "functions", "lambda", "lambdas", "cmd"})
 SERVER_PATH = lazy_compile(r"(?:^|/)(?:pages|app|src/pages|src/app)/api/")
 CLIENT_PATH = lazy_compile(r"(?:^|/)src/components/")
+# Folders whose every script is bundled into the browser app by convention, whatever it reads
+# at build time (`process.env.NODE_ENV` is inlined by the bundler): Rails' `app/javascript/`
+# (importmap, jsbundling, Webpacker) and Angular's `src/environments/environment*.ts`.
+BUNDLED_PATH = lazy_compile(r"(?:^|/)(?:app/javascript|src/environments)/")
+# Server-side templates: rendered on the server, but their markup (a `<script>` block, an
+# attribute value) is the page the browser gets. `.js.erb` is JavaScript sent as a response.
+TEMPLATE_ENDINGS = (
+    ".blade.php",
+    ".erb",
+    ".jinja",
+    ".jinja2",
+    ".j2",
+    ".twig",
+    ".cshtml",
+    ".razor",
+    ".njk",
+    ".ejs",
+    ".hbs",
+    ".handlebars",
+    ".mustache",
+    ".liquid",
+    ".djhtml",
+    ".phtml",
+)
+SCRIPT_TEMPLATE_ENDINGS = (".js.erb", ".js.ejs", ".js.twig", ".js.j2", ".js.jinja")
+SCRIPT_BLOCK = lazy_compile(rb"<script\b[^>]*>.*?(?:</script\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+# An HTML start tag with its attributes; quoted values may hold template tags (`<%= … %>`).
+START_TAG = lazy_compile(rb"""<[A-Za-z][\w:.-]*(?:[^<>"']|"[^"]{0,4096}"|'[^']{0,4096}')*>""")
 
 SERVER_MARKERS = lazy_compile(
     rb"""^\s*["']use server["']"""
@@ -126,6 +157,10 @@ def is_client_side(path: str, data: bytes, overrides: ContextRules | None = None
     suffix = suffix_of(name)
     if SERVER_PATH.search(lowered) or not SERVER_DIRS.isdisjoint(directories):
         return False
+    if name.endswith(SCRIPT_TEMPLATE_ENDINGS):
+        return True
+    if suffix in SCRIPT_SUFFIXES and BUNDLED_PATH.search(lowered):
+        return True
     if suffix in CLIENT_SUFFIXES or suffix in SCRIPT_SUFFIXES:
         if SERVER_MARKERS.search(data):
             return False
@@ -135,6 +170,46 @@ def is_client_side(path: str, data: bytes, overrides: ContextRules | None = None
     if suffix in ANDROID_SUFFIXES:
         return bool(ANDROID_IMPORT.search(data))
     return suffix in (".m", ".mm") or _ships_in_an_app(lowered, name, suffix, data)
+
+
+def is_server_template(path: str, overrides: ContextRules | None = None) -> bool:
+    """A template rendered on the server (Blade, ERB, Jinja, Twig, Razor, ...), not overridden.
+
+    Such a file is server-side except where its markup reaches the browser (`BrowserSpans`).
+    A config override decides the whole file instead.
+    """
+    if overrides is not None and any(
+        spec is not None and spec.match_file(path) for spec in (overrides.client, overrides.server)
+    ):
+        return False
+    name = split_path(path.lower())[1]
+    return name.endswith(TEMPLATE_ENDINGS) and not name.endswith(SCRIPT_TEMPLATE_ENDINGS)
+
+
+class BrowserSpans:
+    """The parts of a server template that the browser receives as code or markup.
+
+    `<script>` blocks and HTML start tags (inline handlers, `data-*` and other attribute
+    values). A value elsewhere (a `{% set %}`, `@php`, `<% %>` or `@{ }` block, or text
+    that the server prints) is treated as server-side: what the page shows of it is
+    decided by server code, which is where the secret then lives.
+    """
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, data: bytes) -> None:
+        spans = [match.span() for match in SCRIPT_BLOCK.finditer(data)]
+        position = 0
+        for script_start, script_end in [*spans, (len(data), len(data))]:
+            spans.extend(match.span() for match in START_TAG.finditer(data, position, script_start))
+            position = script_end
+        spans.sort()
+        self._starts = [start for start, _ in spans]
+        self._ends = [end for _, end in spans]
+
+    def inside(self, offset: int) -> bool:
+        index = bisect_right(self._starts, offset) - 1
+        return index >= 0 and offset < self._ends[index]
 
 
 def _ships_in_an_app(path: str, name: str, suffix: str, data: bytes) -> bool:

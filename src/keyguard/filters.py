@@ -19,6 +19,7 @@ __all__ = [
     "is_exempt_url",
     "is_placeholder_key",
     "is_placeholder_value",
+    "is_published_docs_key",
     "keep_match",
     "parse_suppressions",
     "snake_name",
@@ -26,6 +27,13 @@ __all__ = [
 ]
 
 KEY_PREFIX = lazy_compile(r"^(?:sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
+# sha256 of test keys that the provider prints in its own public API documentation, so that
+# copied examples are recognised without the key itself being written here (the project scans
+# itself, and hosting providers block pushes holding key-shaped strings).
+PUBLISHED_DOCS_KEY_DIGESTS = frozenset(
+    {"2cafc0970149a84f3b9e62eaf169f36f59907a3b3e31f7b82e68c69cd27f7326"}  # the docs' sk_test_ key
+)
+PUBLISHED_DOCS_KEY_LENGTHS = frozenset({32})
 PLACEHOLDER_WORDS = (
     "xxxx",
     "your",
@@ -192,6 +200,19 @@ def is_placeholder_key(secret: str) -> bool:
         or _is_periodic(body)
         or any(word in lowered for word in KEY_PLACEHOLDER_WORDS)
     )
+
+
+def is_published_docs_key(secret: str) -> bool:
+    """The provider's published documentation test key: public, shared by every reader.
+
+    It is in thousands of tutorials and tests; it can only reach the provider's test mode, and
+    whoever holds it holds nothing of anyone's. Reported as a note, not as a leak.
+    """
+    if len(secret) not in PUBLISHED_DOCS_KEY_LENGTHS or not secret.startswith("sk_test_"):
+        return False
+    import hashlib  # loads OpenSSL: only for a key of exactly that shape
+
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest() in PUBLISHED_DOCS_KEY_DIGESTS
 
 
 def is_placeholder_value(secret: str) -> bool:

@@ -68,6 +68,23 @@ class LineIndex:
         self._last = (line_start, offset, column)
         return line, column
 
+    def offset(self, line: int, column: int) -> int:
+        """The byte offset of a 1-based (line, column): the inverse of `position`.
+
+        Columns count code points of the line decoded as `position` decodes it, so the length
+        of the prefix is searched for rather than re-encoded (undecodable bytes would differ).
+        """
+        line = max(1, min(line, len(self._starts)))
+        raw = self.line_bytes(line)
+        low, high = 0, len(raw) + 1
+        while low < high:  # the shortest prefix that decodes to more than column - 1 characters
+            middle = (low + high) // 2
+            if len(raw[:middle].decode("utf-8", "replace")) <= column - 1:
+                low = middle + 1
+            else:
+                high = middle
+        return self._starts[line - 1] + low - 1
+
     def line_bytes(self, line: int) -> bytes:
         """The raw bytes of a 1-based line, without its line ending."""
         if not 1 <= line <= len(self._starts):

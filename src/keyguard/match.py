@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 
 from keyguard.context import (
     PUBLIC_BUILD_VARIABLE,
+    BrowserSpans,
     is_client_side,
+    is_server_template,
     is_test_path,
     is_third_party,
     may_assign_build_variables,
@@ -21,13 +23,14 @@ from keyguard.engine import FileResult, ScanPlan
 from keyguard.filters import (
     is_exempt_url,
     is_placeholder_value,
+    is_published_docs_key,
     keep_match,
     parse_suppressions,
 )
 from keyguard.lazyre import lazy_compile
 from keyguard.lines import LineIndex
 from keyguard.logs import logger
-from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats
+from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats, Severity
 from keyguard.redact import fingerprint, redact, redact_text, secret_digest
 from keyguard.text import keyword_windows, scan_text
 
@@ -82,23 +85,27 @@ def _context(data: bytes, path: str, plan: ScanPlan) -> tuple[bool, bool]:
 def _in_context(
     hits: list[Hit], data: bytes, path: str, plan: ScanPlan, index: LineIndex
 ) -> list[Hit]:
-    """Drop hits of client rules outside client code and of server rules inside it."""
+    """Drop hits of client rules outside client code and of server rules inside it.
+
+    Each hit gets one context, so a client secret in client code is KG201 and never also
+    KG202: a line that assigns a public build variable, and the parts of a server template
+    that reach the browser (`BrowserSpans`), are client-side within a server file.
+    """
     if all(hit.rule.applies_to == "any" for hit in hits):
         return hits
     client, public_only = _context(data, path, plan)
+    spans = BrowserSpans(data) if not client and is_server_template(path, plan.context) else None
     kept = []
     for hit in hits:
-        applies_to = hit.rule.applies_to
-        if (
-            applies_to == "any"
-            or (applies_to == "server" and not client)
-            or (applies_to == "client" and client)
-            or (
-                applies_to == "client"
-                and public_only
-                and public_build_assignment(index.line_text(hit.line))
-            )
-        ):
+        if hit.rule.applies_to == "any":
+            kept.append(hit)
+            continue
+        here = client
+        if spans is not None:
+            here = spans.inside(index.offset(hit.line, hit.column))
+        elif public_only:
+            here = public_build_assignment(index.line_text(hit.line))
+        if (hit.rule.applies_to == "client") == here:
             kept.append(hit)
     return kept
 
@@ -254,7 +261,11 @@ def match_file(
                 line_text=index.excerpt(
                     hit.line, hit.column, hit.end_column if hit.end_line == hit.line else None
                 ),
-                severity=plan.severity.get(hit.rule.id, hit.rule.severity),
+                severity=(
+                    Severity.NOTE
+                    if is_published_docs_key(hit.secret)
+                    else plan.severity.get(hit.rule.id, hit.rule.severity)
+                ),
             )
         )
     kept = [match for match in matches if keep_match(match, plan.allowlist)]
@@ -282,6 +293,10 @@ def match_file(
 
 
 CANDIDATE = ScanStats(candidates=1)
+DOCS_KEY_NOTE = (
+    "the provider's published documentation test key, public and shared by every reader of the "
+    "docs: not a leak, but use your own test key from the environment"
+)
 
 
 def _stats(parses: Sequence[tuple[str, float]]) -> ScanStats:
@@ -307,6 +322,8 @@ def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) ->
     if not show:
         snippet = redact_text(snippet, secrets_by_line.get(match.location.line, ()))
     message = f"{rule.summary}: {shown}"
+    if is_published_docs_key(match.secret):
+        message += f" ({DOCS_KEY_NOTE})"
     return Finding(
         rule=rule,
         location=match.location,

@@ -39,6 +39,24 @@ logger = logging.getLogger(__name__)
 NEWLINE = re.compile(r"\r\n?|\n")
 # `os.getenv(NAME, default)`, `os.environ.get(NAME, default)`: the default is a hard-coded value.
 ENV_GETTERS = frozenset({"get", "setdefault"})
+# OAuth client classes whose second positional argument is the client secret:
+# requests-oauthlib's `OAuth1(client_key, client_secret)` and `OAuth1Session`, Authlib's
+# `OAuth2Session(client_id, client_secret)` and its httpx clients.
+POSITIONAL_CLIENT_SECRET = frozenset(
+    {
+        "OAuth1",
+        "OAuth1Session",
+        "OAuth2Session",
+        "OAuth1Client",
+        "OAuth2Client",
+        "AsyncOAuth1Client",
+        "AsyncOAuth2Client",
+    }
+)
+# A dict that names an OAuth client by one of these keys holds its secret under "secret":
+# django-allauth's `SOCIALACCOUNT_PROVIDERS[...]["APP"]` and `["apps"][n]`, Keycloak clients.
+CLIENT_ID_KEYS = frozenset({"client_id", "clientid"})
+CLIENT_SECRET_NAME = "client_secret"
 # libcst needs about 300 MB and over a second per MB of ordinary code, and more for dense data
 # (a list of 150,000 short strings, 0.75 MB: 6 s, 640 MB). Bigger files are generated data:
 # text matching serves them.
@@ -653,6 +671,7 @@ class _Scanner:
                     cst.Arg: self._on_arg,
                     cst.Param: self._on_param,
                     cst.DictElement: self._on_dict_element,
+                    cst.Dict: self._on_dict,
                     cst.Call: self._on_call,
                     cst.BooleanOperation: self._on_or,
                 }
@@ -731,10 +750,26 @@ class _Scanner:
         if key is not None:
             self._bind(key, node.value)
 
+    def _on_dict(self, node: cst.Dict) -> None:
+        """`{"client_id": ..., "secret": "..."}`: the secret of the client the dict names."""
+        import libcst as cst
+
+        elements = [e for e in node.elements if isinstance(e, cst.DictElement)]
+        keys = [_constant(element.key) for element in elements]
+        if not any(key is not None and key.lower() in CLIENT_ID_KEYS for key in keys):
+            return
+        for key, element in zip(keys, elements, strict=True):
+            if key == "secret":
+                self._bind(CLIENT_SECRET_NAME, element.value)
+
     def _on_call(self, node: cst.Call) -> None:
         read = _env_read(node)
         if read is not None and read[1] is not None:
             self._bind(read[0], read[1])
+        if _last_name(node.func) in POSITIONAL_CLIENT_SECRET:
+            positional = [arg.value for arg in node.args if arg.keyword is None and not arg.star]
+            if len(positional) > 1:
+                self._bind(CLIENT_SECRET_NAME, positional[1])
 
     def _on_or(self, node: cst.BooleanOperation) -> None:
         """`os.getenv("CLIENT_SECRET") or "..."`: the literal is that variable's fallback."""
