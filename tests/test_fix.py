@@ -129,7 +129,7 @@ def test_client_side_code_is_not_rewritten(tmp_path: Path) -> None:
     result = _fix(tmp_path)
     assert result.exit_code == 1
     assert path.read_text() == text
-    assert "move the call that needs this secret to a server" in result.output
+    assert "move the call that needs this secret to a server" in result.output.replace("\n", "")
     assert not (tmp_path / ".env").exists()
 
 
@@ -191,3 +191,24 @@ def test_a_tracked_env_file_is_refused(tmp_path: Path) -> None:
     result = _fix(tmp_path)
     assert result.exit_code == 2
     assert "tracked by git" in result.output
+
+
+def test_client_side_markup_is_not_rewritten(tmp_path: Path) -> None:
+    text = fake("<script>\nconst key = 'sk_test_{{alnum:24}}';\n</script>\n")
+    path = _write(tmp_path, "src/components/Pay.vue", text)
+    result = _fix(tmp_path)
+    assert result.exit_code == 1
+    assert path.read_text() == text
+    assert "client-side code" in result.output
+
+
+def test_an_import_os_under_type_checking_does_not_count(tmp_path: Path) -> None:
+    text = fake(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    import os\n"
+        'API_KEY = "sk_test_{{alnum:24}}"\n'
+    )
+    path = _write(tmp_path, "a.py", text)
+    assert _fix(tmp_path).exit_code == 0
+    assert path.read_text().startswith("import os\nfrom typing import TYPE_CHECKING\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from keyguard.cli import EXIT_CLEAN, EXIT_FINDINGS, KeyguardError, _guard, _load_config, cli
+from keyguard.cli import EXIT_CLEAN, EXIT_FINDINGS, _guard, _load_config, cli
 
 __all__ = ["fix"]
 
@@ -82,8 +82,4 @@ def fix(
         action = "Would add" if dry_run else "Added"
         click.echo(f"{action} {plan.env_file.name} to {display_path(plan.gitignore)}.")
     click.echo(ROTATE)
-    if left:
-        sys.exit(EXIT_FINDINGS)
-    if rewritten == 0 and fixed == 0:
-        raise KeyguardError("nothing could be fixed")
-    sys.exit(EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if left else EXIT_CLEAN)

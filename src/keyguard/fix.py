@@ -58,8 +58,9 @@ SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx
 BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 MAX_REWRITE_BYTES = 1 << 20  # what python.py parses; bigger files are generated data
 CLIENT_SIDE = (
-    "client-side code: an environment variable in a browser bundle is still public; move the "
-    "call that needs this secret to a server (an API route) that reads it from its environment"
+    "client-side code: an environment variable in a browser bundle or an app is still public; "
+    "move the call that needs this secret to a server (an API route) that reads it from its "
+    "environment"
 )
 DIRTY = "unstaged changes in git: commit or stash them first (or use --force)"
 ROTATE = (
@@ -414,8 +415,8 @@ def _fix_file(
             [Outcome(f.location, f.rule.id, reason=reason) for f, _ in targets],
         )
 
-    client = any(f.rule.id == CLIENT_RULE for f, _ in targets) or (
-        suffix in SCRIPT_SUFFIXES and is_client_side(source.path, data, scan_plan.context)
+    client = any(f.rule.id == CLIENT_RULE for f, _ in targets) or is_client_side(
+        source.path, data, scan_plan.context
     )
     if client:
         return left(CLIENT_SIDE)

@@ -185,8 +185,10 @@ class _Survey(cst.CSTVisitor):
         return self.stack[-1] if self.stack else None
 
     def _module_level(self) -> bool:
-        # Module > SimpleStatementLine > Import, or inside a top-level `try:` / `if`.
-        return not any(isinstance(node, cst.FunctionDef | cst.ClassDef) for node in self.stack)
+        # Module > SimpleStatementLine > Import, or inside a top-level `try:`; not under an
+        # `if` (`if TYPE_CHECKING: import os` binds nothing at run time), a def or a class.
+        scoped = cst.FunctionDef | cst.ClassDef | cst.If | cst.While | cst.For | cst.With
+        return not any(isinstance(node, scoped) for node in self.stack)
 
     def _note_import(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
