@@ -14,13 +14,14 @@ __all__ = ["locked", "replace_atomically"]
 LOCK_TIMEOUT = 60.0  # seconds; only the fallback lock (no fcntl) can wait on a dead holder
 
 
-def replace_atomically(path: Path, data: bytes) -> None:
+def replace_atomically(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Replace `path` with `data` so that an interrupted run leaves the old file whole.
 
     The bytes go to a temp file in the same directory (a rename across file systems is not
     atomic), are flushed to disk, and then replace the file in one rename; on any error the
     temp file is removed. Only a killed process can leave a temp file (`.<name>.<pid>.….tmp`)
-    behind, never a broken `path`.
+    behind, never a broken `path`. `mode`, when given, is set on the new file before the
+    rename (a rewritten source file keeps its permissions).
     """
     import secrets
 
@@ -29,6 +30,8 @@ def replace_atomically(path: Path, data: bytes) -> None:
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         try:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(handle, mode)
             view = memoryview(data)
             while view:
                 view = view[os.write(handle, view) :]
