@@ -212,3 +212,16 @@ def test_an_import_os_under_type_checking_does_not_count(tmp_path: Path) -> None
     path = _write(tmp_path, "a.py", text)
     assert _fix(tmp_path).exit_code == 0
     assert path.read_text().startswith("import os\nfrom typing import TYPE_CHECKING\n")
+
+
+def test_a_literal_two_rules_report_is_moved_once_under_its_keyword(tmp_path: Path) -> None:
+    """A live key passed as `client_secret=` is both KG101 and KG202: one value, one name."""
+    text = fake('import os\nCLIENT = dict(client_secret="sk_live_{{alnum:24}}")\n')
+    path = _write(tmp_path, "a.py", text)
+    result = _fix(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (
+        path.read_text() == 'import os\nCLIENT = dict(client_secret=os.environ["CLIENT_SECRET"])\n'
+    )
+    assert "left:" not in result.output
+    assert (tmp_path / ".env").read_text().count("CLIENT_SECRET=") == 1

@@ -385,14 +385,21 @@ def plan_fix(
 
 
 def _targets(found: list[tuple[Finding, str]]) -> list[tuple[Finding, str]]:
-    """The findings `fix` deals with; a KG201 is dropped where a KG10x stands for the same key."""
-    keys = {(f.location, secret) for f, secret in found if f.rule.id in FIXABLE}
-    return [
-        (finding, secret)
-        for finding, secret in found
-        if finding.rule.id in FIXABLE
-        or (finding.rule.id == CLIENT_RULE and (finding.location, secret) not in keys)
-    ]
+    """The findings `fix` deals with: one per literal, whatever the rules that found it.
+
+    A KG101 and a KG202 on the same `client_secret="sk_live_…"` are one value to move; a KG201
+    is dropped where a KG10x stands for the same key. Rewriting the literal once per rule
+    would name it twice and report the second as left behind.
+    """
+    chosen: dict[tuple[Location, str], tuple[Finding, str]] = {}
+    for finding, secret in found:
+        if finding.rule.id not in FIXABLE and finding.rule.id != CLIENT_RULE:
+            continue
+        key = (finding.location, secret)
+        kept = chosen.get(key)
+        if kept is None or (kept[0].rule.id not in FIXABLE and finding.rule.id in FIXABLE):
+            chosen[key] = (finding, secret)
+    return list(chosen.values())
 
 
 def _fix_file(
