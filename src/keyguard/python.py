@@ -941,6 +941,9 @@ def _candidate_lines(data: bytes, keywords: Iterable[bytes]) -> list[int]:
     return lines
 
 
+NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
 class _EndpointFinder:
     """Endpoint rules over the `ast` tree: string values in code that ARE a URL.
 
@@ -988,6 +991,8 @@ class _EndpointFinder:
             ast.keyword: self._on_keyword,
             ast.Dict: self._on_dict,
             ast.arguments: self._on_arguments,
+            ast.FunctionDef: self._on_function,
+            ast.AsyncFunctionDef: self._on_function,
             ast.Call: self._on_call,
             ast.Compare: self._on_compare,
         }
@@ -1164,6 +1169,19 @@ class _EndpointFinder:
         for parameter, keyword_default in zip(node.kwonlyargs, node.kw_defaults, strict=True):
             if keyword_default is not None:
                 self._bind(parameter.arg, keyword_default)
+
+    def _on_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """What a function returns is bound to its name: `def get_profile_url(): return "..."`.
+
+        Only the function's own `return`s count, not those of functions or classes nested in it.
+        """
+        stack: list[ast.AST] = list(node.body)
+        while stack:
+            child = stack.pop()
+            if isinstance(child, ast.Return) and child.value is not None:
+                self._bind(node.name, child.value)
+            elif isinstance(child, ast.stmt) and not isinstance(child, NESTED_SCOPES):
+                stack.extend(ast.iter_child_nodes(child))
 
     def _on_compare(self, node: ast.Compare) -> None:
         """`claim == "http://…"`, `url in ("http://…",)`: a value compared with, not requested."""

@@ -20,7 +20,10 @@ from keyguard.models import Hit, Rule
 
 __all__ = ["is_prose_file", "scan_text", "secret_span"]
 
-PROSE_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".rst", ".adoc", ".asciidoc", ".txt"})
+# Translation catalogs (`.po`, `.pot`) hold sentences for people, URLs in them included.
+PROSE_SUFFIXES = frozenset(
+    {".md", ".markdown", ".mdown", ".rst", ".adoc", ".asciidoc", ".txt", ".po", ".pot"}
+)
 # Certificates carry http:// CRL and OCSP URLs by design (RFC 5280); packaging metadata is a
 # long description in prose. Neither is code that sends requests.
 NOT_CODE_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".csr"})
