@@ -150,6 +150,40 @@ def test_one_finding_per_secret_and_file_with_the_first_commit_and_a_count(repo:
     assert "then remove it" in document["findings"][0]["message"]
 
 
+def test_endpoints_on_added_code_lines_count_and_comment_only_ones_never_do(repo: Repo) -> None:
+    """An added line whose http:// is a comment sends no blob to a scan, yet everything a file
+    scan would report on an added code line is found, each key in a Python blob once."""
+    url = "http" + "://api.example.com/v1"
+    docs = "http" + "://docs.example.org/guide"
+    live = key()
+    repo.write("app/api.py", f"import requests\n\nx = 1  # see {docs}\n")
+    repo.write("lib/api.js", f"// {docs}\nconst y = 1; // {docs}\n")
+    repo.write("deploy/app.yaml", f"name: app  # {docs}\n")
+    first = repo.commit("comments only")
+    repo.write(
+        "app/api.py",
+        f"import requests\n\nx = 1  # see {docs}\n"
+        f'KEY = "{live}"  # {docs}\n'
+        f'BASE = "{url}"  # {docs}\n'
+        f"z = 2  # {docs}\n",
+    )
+    repo.write("lib/api.js", f"// {docs}\nconst y = 1; // {docs}\nfetch('{url}'); // {docs}\n")
+    repo.write("deploy/app.yaml", f"name: app  # {docs}\nbase_url: {url}  # {docs}\n")
+    second = repo.commit("code lines")
+    repo.write("app/api.py", f"import requests\n\nx = 1  # see {docs}\nw = 3  # {docs}\n")
+    repo.commit("key and endpoint removed, a comment added")
+
+    document = repo.report("history")
+    assert where(document) == [
+        ("KG101", "app/api.py", 4),
+        ("KG301", "app/api.py", 5),
+        ("KG301", "deploy/app.yaml", 2),
+        ("KG301", "lib/api.js", 3),
+    ]
+    assert {f["commit"]["sha"] for f in document["findings"]} == {second} != {first}
+    assert all(f["commit"]["commits"] == 1 for f in document["findings"])
+
+
 def test_renames_are_followed(repo: Repo) -> None:
     live = key()
     repo.write("old/config.py", f'KEY = "{live}"\n')

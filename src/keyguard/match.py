@@ -158,16 +158,18 @@ def may_hit(
 
 
 # The tail of a line from where a comment plainly starts: no quote or backslash before it, and
-# the marker where the endpoint context checks see a comment start (`text._comment_starts`;
-# in Python only `#`, where `ast` agrees). Nothing in such a tail is an endpoint, so a commit's
-# added lines are judged without them (`may_hit`); only lines shorter than BEFORE_LIMIT, whose
-# whole start the file scan's checks read. Group 1 is what stays of the line.
+# the marker where the endpoint context checks see a comment start (`text._comment_starts`:
+# `#` or `//` at the line's start or after a blank, `/*` or `<!--` anywhere; in Python only
+# `#`, where `ast` agrees). Nothing in such a tail is an endpoint, so a commit's added lines are
+# judged without them (`may_hit`); only in lines shorter than BEFORE_LIMIT, whose whole start
+# the file scan's checks read. Group 1 is what stays of the line. Possessive, so each line is
+# read once: the marker is the first character the prefix may not take.
 COMMENT_TAIL = re.compile(
-    rb"(?m)^(?=[^\n]{0,%d}$)([^\n\"'`\\]*?)(?:(?:^|(?<=[ \t]))(?://|\#)|/\*|<!--)[^\n]*"
-    % (BEFORE_LIMIT - 1)
+    rb"(?m)^(?![^\n]{%d})((?:[^\n\"'`\\#/<]++|(?<=[^ \t\n])\#|(?<=[^ \t\n])/(?!\*)|/(?![/*])"
+    rb"|<(?!!--))*+)(?://|\#|/\*|<!--)[^\n]*" % BEFORE_LIMIT
 )
 PYTHON_COMMENT_TAIL = re.compile(
-    rb"(?m)^(?=[^\n]{0,%d}$)([^\n\"'`\\]*?)(?:^|(?<=[ \t]))\#[^\n]*" % (BEFORE_LIMIT - 1)
+    rb"(?m)^(?![^\n]{%d})((?:[^\n\"'`\\#]++|(?<=[^ \t\n])\#)*+)\#[^\n]*" % BEFORE_LIMIT
 )
 
 
