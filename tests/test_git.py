@@ -598,3 +598,67 @@ def test_parse_patch_names_quoted_paths_and_counts_added_lines() -> None:
 )
 def test_remote_urls_lose_their_credentials(remote: str, uri: str) -> None:
     assert _repository_uri(remote, Path("/srv/repo")) == uri
+
+
+def test_the_added_line_shortcuts_find_what_scanning_every_changed_blob_finds(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path (added lines decide whether a blob is scanned; scans remembered by blob
+    id) reports exactly what scanning every changed blob afresh reports: a key on a line whose
+    http:// is a comment, an endpoint in code, a blob that comes back, a renamed file."""
+    from keyguard import gitscan
+    from keyguard.config import load_config
+    from keyguard.git import open_repository
+
+    url = "http" + "://api.example.com/v1"
+    docs = "http" + "://docs.example.org/guide"
+    live, other = key(), key()
+    repo.write("app/client.py", f"import requests\n\nx = 1  # {docs}\n")
+    repo.write("web/app.js", f"// {docs}\nconst a = 1; // {docs}\n")
+    repo.commit("comments only")
+    keyed = f'import requests\n\nx = 1  # {docs}\nKEY = "{live}"  # {docs}\n'
+    repo.write("app/client.py", keyed)
+    repo.write("web/app.js", f"// {docs}\nconst a = 1; // {docs}\nfetch('{url}'); // {docs}\n")
+    repo.commit("a key beside a comment, an endpoint in code")
+    repo.write("app/client.py", f"import requests\n\nx = 1  # {docs}\n")
+    repo.commit("key removed")
+    repo.write("app/client.py", keyed)
+    repo.commit("the same blob back")
+    repo.ok("mv", "app", "src")
+    repo.write("src/client.py", keyed + f'OTHER = "{other}"  # {docs}\nBASE = "{url}"\n')
+    repo.commit("renamed and edited")
+
+    repository = open_repository(repo.root)
+    config = load_config(repo.root)
+
+    def run(pathspecs: tuple[str, ...] = (), follow: bool = False) -> list[tuple[Any, ...]]:
+        result = gitscan.history(
+            repository, config, revisions=["HEAD"], pathspecs=pathspecs, follow=follow
+        )
+        return [
+            (f.rule.id, f.location.path, f.location.line, f.fingerprint, f.provenance)
+            for f in result.findings
+        ]
+
+    scans: list[str] = []
+    scan_once = gitscan._scan_blob_once
+
+    def counted(object_id: str | None, path: str, *args: Any) -> Any:
+        scans.append(path)
+        return scan_once(object_id, path, *args)
+
+    monkeypatch.setattr(gitscan, "_scan_blob_once", counted)
+    fast = run(), run(("src/client.py",), follow=True)
+    fast_scans = len(scans)
+    assert {(rule, path) for rule, path, *_ in fast[0]} == {
+        ("KG101", "app/client.py"),
+        ("KG101", "src/client.py"),
+        ("KG301", "src/client.py"),
+        ("KG301", "web/app.js"),
+    }
+    with monkeypatch.context() as patch:
+        patch.setattr(gitscan, "may_hit", lambda *args: True)
+        patch.setattr(gitscan._Scanned, "CACHED", 0)
+        full = run(), run(("src/client.py",), follow=True)
+    assert fast == full
+    assert fast_scans < len(scans) - fast_scans, "the shortcuts passed no blob over"
