@@ -150,6 +150,40 @@ def test_one_finding_per_secret_and_file_with_the_first_commit_and_a_count(repo:
     assert "then remove it" in document["findings"][0]["message"]
 
 
+def test_endpoints_on_added_code_lines_count_and_comment_only_ones_never_do(repo: Repo) -> None:
+    """An added line whose http:// is a comment sends no blob to a scan, yet everything a file
+    scan would report on an added code line is found, each key in a Python blob once."""
+    url = "http" + "://api.example.com/v1"
+    docs = "http" + "://docs.example.org/guide"
+    live = key()
+    repo.write("app/api.py", f"import requests\n\nx = 1  # see {docs}\n")
+    repo.write("lib/api.js", f"// {docs}\nconst y = 1; // {docs}\n")
+    repo.write("deploy/app.yaml", f"name: app  # {docs}\n")
+    first = repo.commit("comments only")
+    repo.write(
+        "app/api.py",
+        f"import requests\n\nx = 1  # see {docs}\n"
+        f'KEY = "{live}"  # {docs}\n'
+        f'BASE = "{url}"  # {docs}\n'
+        f"z = 2  # {docs}\n",
+    )
+    repo.write("lib/api.js", f"// {docs}\nconst y = 1; // {docs}\nfetch('{url}'); // {docs}\n")
+    repo.write("deploy/app.yaml", f"name: app  # {docs}\nbase_url: {url}  # {docs}\n")
+    second = repo.commit("code lines")
+    repo.write("app/api.py", f"import requests\n\nx = 1  # see {docs}\nw = 3  # {docs}\n")
+    repo.commit("key and endpoint removed, a comment added")
+
+    document = repo.report("history")
+    assert where(document) == [
+        ("KG101", "app/api.py", 4),
+        ("KG301", "app/api.py", 5),
+        ("KG301", "deploy/app.yaml", 2),
+        ("KG301", "lib/api.js", 3),
+    ]
+    assert {f["commit"]["sha"] for f in document["findings"]} == {second} != {first}
+    assert all(f["commit"]["commits"] == 1 for f in document["findings"])
+
+
 def test_renames_are_followed(repo: Repo) -> None:
     live = key()
     repo.write("old/config.py", f'KEY = "{live}"\n')
@@ -564,3 +598,67 @@ def test_parse_patch_names_quoted_paths_and_counts_added_lines() -> None:
 )
 def test_remote_urls_lose_their_credentials(remote: str, uri: str) -> None:
     assert _repository_uri(remote, Path("/srv/repo")) == uri
+
+
+def test_the_added_line_shortcuts_find_what_scanning_every_changed_blob_finds(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path (added lines decide whether a blob is scanned; scans remembered by blob
+    id) reports exactly what scanning every changed blob afresh reports: a key on a line whose
+    http:// is a comment, an endpoint in code, a blob that comes back, a renamed file."""
+    from keyguard import gitscan
+    from keyguard.config import load_config
+    from keyguard.git import open_repository
+
+    url = "http" + "://api.example.com/v1"
+    docs = "http" + "://docs.example.org/guide"
+    live, other = key(), key()
+    repo.write("app/client.py", f"import requests\n\nx = 1  # {docs}\n")
+    repo.write("web/app.js", f"// {docs}\nconst a = 1; // {docs}\n")
+    repo.commit("comments only")
+    keyed = f'import requests\n\nx = 1  # {docs}\nKEY = "{live}"  # {docs}\n'
+    repo.write("app/client.py", keyed)
+    repo.write("web/app.js", f"// {docs}\nconst a = 1; // {docs}\nfetch('{url}'); // {docs}\n")
+    repo.commit("a key beside a comment, an endpoint in code")
+    repo.write("app/client.py", f"import requests\n\nx = 1  # {docs}\n")
+    repo.commit("key removed")
+    repo.write("app/client.py", keyed)
+    repo.commit("the same blob back")
+    repo.ok("mv", "app", "src")
+    repo.write("src/client.py", keyed + f'OTHER = "{other}"  # {docs}\nBASE = "{url}"\n')
+    repo.commit("renamed and edited")
+
+    repository = open_repository(repo.root)
+    config = load_config(repo.root)
+
+    def run(pathspecs: tuple[str, ...] = (), follow: bool = False) -> list[tuple[Any, ...]]:
+        result = gitscan.history(
+            repository, config, revisions=["HEAD"], pathspecs=pathspecs, follow=follow
+        )
+        return [
+            (f.rule.id, f.location.path, f.location.line, f.fingerprint, f.provenance)
+            for f in result.findings
+        ]
+
+    scans: list[str] = []
+    scan_once = gitscan._scan_blob_once
+
+    def counted(object_id: str | None, path: str, *args: Any) -> Any:
+        scans.append(path)
+        return scan_once(object_id, path, *args)
+
+    monkeypatch.setattr(gitscan, "_scan_blob_once", counted)
+    fast = run(), run(("src/client.py",), follow=True)
+    fast_scans = len(scans)
+    assert {(rule, path) for rule, path, *_ in fast[0]} == {
+        ("KG101", "app/client.py"),
+        ("KG101", "src/client.py"),
+        ("KG301", "src/client.py"),
+        ("KG301", "web/app.js"),
+    }
+    with monkeypatch.context() as patch:
+        patch.setattr(gitscan, "may_hit", lambda *args: True)
+        patch.setattr(gitscan._Scanned, "CACHED", 0)
+        full = run(), run(("src/client.py",), follow=True)
+    assert fast == full
+    assert fast_scans < len(scans) - fast_scans, "the shortcuts passed no blob over"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -155,7 +156,8 @@ def history(
     skipped: set[Skipped] = set()
     commits = changes = 0
     commit: Commit | None = None
-    with repository.stream(*command) as git, Blobs(repository, config.max_file_size) as blobs:
+    with repository.stream(*command) as git, Blobs(repository, config.max_file_size) as reader:
+        blobs = _Scanned(plan, reader)
         counted = _Counted(git.stdout)
         for item in parse_patch(counted):
             if isinstance(item, Commit):
@@ -209,7 +211,7 @@ def _touches(location: Location, lines: Sequence[int]) -> bool:
 
 
 def _new_findings(
-    change: FileDiff, plan: ScanPlan, blobs: Blobs, skipped: set[Skipped]
+    change: FileDiff, plan: ScanPlan, blobs: _Scanned, skipped: set[Skipped]
 ) -> list[tuple[Finding, str]]:
     """The findings, with their raw secrets, that one commit's change to one file brought in.
 
@@ -221,14 +223,12 @@ def _new_findings(
     if not change.binary:
         if not may_hit(b"".join(change.text), change.path, plan):
             return []
-        found = _scan_blob(change.new, change.path, plan, blobs, skipped)
+        found = blobs.scan(change.new, change.path, skipped)
         return [pair for pair in found if _touches(pair[0].location, change.lines)]
-    found = _scan_blob(change.new, change.path, plan, blobs, skipped)
+    found = blobs.scan(change.new, change.path, skipped)
     if not found or change.old is None:
         return found
-    old = {
-        finding.fingerprint for finding, _ in _scan_blob(change.old, change.path, plan, blobs, None)
-    }
+    old = {finding.fingerprint for finding, _ in blobs.scan(change.old, change.path, None)}
     return [pair for pair in found if pair[0].fingerprint not in old]
 
 
@@ -240,20 +240,66 @@ def _scan_blob(
     skipped: set[Skipped] | None,
 ) -> list[tuple[Finding, str]]:
     """Scan one blob as the file `path`; what was passed over goes to `skipped` if given."""
+    found, passed_over = _scan_blob_once(object_id, path, plan, blobs)
+    if passed_over is not None and skipped is not None:
+        skipped.add(passed_over)
+    return list(found)
+
+
+def _scan_blob_once(
+    object_id: str | None, path: str, plan: ScanPlan, blobs: Blobs
+) -> tuple[tuple[tuple[Finding, str], ...], Skipped | None]:
+    """One blob's findings as the file `path`, and why it was passed over (if it was)."""
     if object_id is None:
-        return []
+        return (), None
     source = blobs.source(object_id, path)
     if isinstance(source, Skipped):
-        if skipped is not None:
-            skipped.add(source)
-        return []
+        return (), source
     if source is None:
-        return []
+        return (), None
     secrets: list[str] = []
     result = scan_source(source, plan, secrets)
-    if result.skipped is not None and skipped is not None:
-        skipped.add(result.skipped)
-    return list(zip(result.findings, secrets, strict=True))
+    return tuple(zip(result.findings, secrets, strict=True)), result.skipped
+
+
+class _Scanned:
+    """Blob scans remembered by (blob id, path), so a blob is read and scanned at most once.
+
+    The same content under the same path comes back in a history: the old side of a binary
+    change is the new side of the commit before it, a revert restores a blob, `--all` meets
+    a cherry-picked change on two branches, and a merge's combined diff names its result
+    again. The path is part of the key because findings carry it and context depends on it.
+    Only the last CACHED scans are kept, so memory stays flat on any history.
+    """
+
+    CACHED = 4096
+
+    def __init__(self, plan: ScanPlan, blobs: Blobs) -> None:
+        self.plan = plan
+        self.blobs = blobs
+        self.done: OrderedDict[
+            tuple[str, str], tuple[tuple[tuple[Finding, str], ...], Skipped | None]
+        ] = OrderedDict()
+
+    def scan(
+        self, object_id: str | None, path: str, skipped: set[Skipped] | None
+    ) -> list[tuple[Finding, str]]:
+        """Scan one blob as the file `path`; what was passed over goes to `skipped` if given."""
+        if object_id is None:
+            return []
+        key = (object_id, path)
+        outcome = self.done.get(key)
+        if outcome is None:
+            outcome = _scan_blob_once(object_id, path, self.plan, self.blobs)
+            self.done[key] = outcome
+            if len(self.done) > self.CACHED:
+                self.done.popitem(last=False)
+        else:
+            self.done.move_to_end(key)
+        found, passed_over = outcome
+        if passed_over is not None and skipped is not None:
+            skipped.add(passed_over)
+        return list(found)
 
 
 @dataclass(slots=True)

@@ -6,6 +6,8 @@ usual pre-commit run) never loads the regexes, path heuristics and filters that 
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Iterable, Sequence
 
 from keyguard.context import (
@@ -32,7 +34,14 @@ from keyguard.lines import LineIndex
 from keyguard.logs import logger
 from keyguard.models import Finding, Hit, Location, Match, Rule, ScanStats, Severity
 from keyguard.redact import fingerprint, redact, redact_text, secret_digest
-from keyguard.text import keyword_windows, scan_text
+from keyguard.text import (
+    BEFORE_LIMIT,
+    is_endpoint_context,
+    is_prose_file,
+    keyword_windows,
+    scan_text,
+    secret_span,
+)
 
 __all__ = ["match_file"]
 
@@ -141,12 +150,27 @@ def may_hit(
     Asked of the lines a commit added, before the whole file is read. Every hit starts as a
     match of its rule's pattern near a keyword (Python is parsed only after one, see
     `_python_needs_parse`), so keywords and then patterns decide, as they do for a file; the
-    exception is a key prefix split off a Python literal, which only libcst joins. Whether the
-    file is client-side is left to the scan of the whole file.
+    exception is a key prefix split off a Python literal, which only libcst joins. An endpoint
+    match counts only where its own line could make it one (`_may_be_endpoint`): a URL in a
+    comment or in prose on an added line is never an endpoint, whatever the rest of the file
+    holds. Whether the file is client-side is left to the scan of the whole file.
     """
     python = suffix_of(path.lower()) in PYTHON_SUFFIXES
+    code: bytes | None = None  # `text` without its comments' tails, once an endpoint rule asks
+    code_lowered = b""
     for rule in plan.rules:
         if present.isdisjoint(rule.keywords):
+            continue
+        if rule.kind == "endpoint":
+            if (rule.code_only and is_test_path(path)) or is_prose_file(path):
+                continue  # the file scan never applies the rule here
+            if code is None:
+                code = (PYTHON_COMMENT_TAIL if python else COMMENT_TAIL).sub(KEEP_CODE, text)
+                code_lowered = code.lower()
+            for start, end in keyword_windows(code_lowered, rule.keywords):
+                for match in rule.pattern.finditer(code, start, end):
+                    if _may_be_endpoint(code, match, path, rule, python):
+                        return True
             continue
         if python and _is_plain_key_rule(rule) and _split_key_prefix(lowered, rule.keywords):
             return True
@@ -156,21 +180,70 @@ def may_hit(
     return False
 
 
+# The tail of a line from where a comment plainly starts: no quote or backslash before it, and
+# the marker where the endpoint context checks see a comment start (`text._comment_starts`:
+# `#` or `//` at the line's start or after a blank, `/*` or `<!--` anywhere; in Python only
+# `#`, where `ast` agrees). Nothing in such a tail is an endpoint, so a commit's added lines are
+# judged without them (`may_hit`); only in lines shorter than BEFORE_LIMIT, whose whole start
+# the file scan's checks read. Group 1 is what stays of the line. Possessive, so each line is
+# read once: the marker is the first character the prefix may not take.
+COMMENT_TAIL = re.compile(
+    rb"(?m)^(?![^\n]{%d})((?:[^\n\"'`\\#/<]++|(?<=[^ \t\n])\#|(?<=[^ \t\n])/(?!\*)|/(?![/*])"
+    rb"|<(?!!--))*+)(?://|\#|/\*|<!--)[^\n]*" % BEFORE_LIMIT
+)
+# What replaces a comment tail: its group 1. A C-level callable, where a `\1` template costs
+# a Python-level expansion per match (one per added line of every commit).
+KEEP_CODE = operator.methodcaller("group", 1)
+PYTHON_COMMENT_TAIL = re.compile(
+    rb"(?m)^(?![^\n]{%d})((?:[^\n\"'`\\#]++|(?<=[^ \t\n])\#)*+)\#[^\n]*" % BEFORE_LIMIT
+)
+
+
+def _may_be_endpoint(
+    text: bytes, match: re.Match[bytes], path: str, rule: Rule, python: bool
+) -> bool:
+    """Could this endpoint match on an added line be a finding of the whole file's scan?
+
+    `text` holds whole lines, so the line's own bytes before the URL are what the file scan's
+    context checks read (`text.is_endpoint_context`, up to BEFORE_LIMIT bytes back; a longer
+    run before the URL is left to the file scan). Those checks only ever rule a URL out, and
+    what rules it out on its own line (a comment, prose, a namespace; a comment or example
+    region that opens on the line before it) rules it out in the file too. In Python, `ast`
+    decides instead once the file is parsed, and it only rules out what a comment holds:
+    there a URL counts as settled only when both say no (the text checks decide a file that
+    does not parse).
+    """
+    span = secret_span(match)
+    if span is None:
+        return False
+    start = span[0]
+    line_start = text.rfind(b"\n", 0, start) + 1
+    if start - line_start >= BEFORE_LIMIT:
+        return True
+    line_end = text.find(b"\n", start)
+    line = text[line_start : len(text) if line_end == -1 else line_end + 1]
+    if is_endpoint_context(line, start - line_start, path, rule):
+        return True
+    if not python:
+        return False
+    from keyguard.python import comment_before
+
+    return not comment_before(line[: start - line_start])
+
+
 def _is_plain_key_rule(rule: Rule) -> bool:
     """A rule whose whole match the text regex finds exactly where the syntax tree would."""
     return rule.kind == "secret" and rule.assigned_to is None
 
 
-def _python_needs_parse(
-    data: bytes, lowered: bytes, rules: Sequence[Rule], path: str, index: LineIndex
-) -> bool:
-    """Cheap text checks that decide whether parsing could add a finding for `rules`.
+def _python_needs_parse(hits: Iterable[Hit], index: LineIndex) -> bool:
+    """Cheap text checks that decide whether parsing could add a finding.
 
-    A file is parsed only when a hit survives what text alone can settle: a client-secret
-    assignment whose value is not a placeholder, or an http:// URL that starts a string literal
-    and names a non-exempt host.
+    `hits` are the text hits of the rules the parsers decide. A file is parsed only when a hit
+    survives what text alone can settle: a client-secret assignment whose value is not a
+    placeholder, or an http:// URL that starts a string literal and names a non-exempt host.
     """
-    for hit in scan_text(data, rules, path, index, lowered):
+    for hit in hits:
         if hit.rule.kind == "endpoint":
             before = index.line_text(hit.line)[: hit.column - 1]
             if before.endswith(QUOTES) and not is_exempt_url(hit.secret):
@@ -194,18 +267,22 @@ def _python_hits(
     syntax tree would find it, so keys are matched as text unless a key prefix is split off a
     literal (`"sk_live_" "4eC3…"`), which only libcst can join. Endpoints (is the URL a string
     that is not a docstring?) and client secrets (what name is the literal bound to?) need the
-    parsers: `ast` for the first, libcst for the second, and only after the text check.
+    parsers: `ast` for the first, libcst for the second, and only after the text check. The
+    text runs once over the file for every rule: its hits are the keys, the parse check's
+    input, and the whole answer when the file does not parse.
     """
     plain = [rule for rule in rules if _is_plain_key_rule(rule)]
+    text_hits: list[Hit] | None = None
     if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
         hits: list[Hit] = []
         parsed_rules = list(rules)
         needs_parse = True
     else:
-        hits = scan_text(data, plain, path, index, lowered)
+        text_hits = scan_text(data, rules, path, index, lowered)
+        hits = [hit for hit in text_hits if _is_plain_key_rule(hit.rule)]
         parsed_rules = [rule for rule in rules if not _is_plain_key_rule(rule)]
-        needs_parse = bool(parsed_rules) and _python_needs_parse(
-            data, lowered, parsed_rules, path, index
+        needs_parse = _python_needs_parse(
+            (hit for hit in text_hits if not _is_plain_key_rule(hit.rule)), index
         )
     if needs_parse:
         from keyguard.python import scan_python
@@ -213,7 +290,9 @@ def _python_hits(
         parsed = scan_python(data, parsed_rules, parses)
         if parsed is None:
             logger(__name__).debug("%s: not valid Python, scanned as text", path)
-            return scan_text(data, rules, path, index, lowered)
+            if text_hits is None:
+                text_hits = scan_text(data, rules, path, index, lowered)
+            return text_hits
         hits.extend(parsed)
     return hits
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
 
-__all__ = ["scan_python"]
+__all__ = ["comment_before", "scan_python"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,32 @@ def scan_python(
             return None
         hits.extend(other)
     return sorted(hits, key=lambda hit: (hit.line, hit.column, hit.rule.id))
+
+
+def comment_before(before: bytes) -> bool:
+    """Has a comment begun in this line of Python before its end?
+
+    A `#` outside string quotes starts one. Read from the line's start, so a line that goes on
+    a triple-quoted string opened above is read as code: this is for lines a commit added,
+    where it only spares a file scan that could not find anything there (`match.may_hit`).
+    """
+    quote = b""
+    index = 0
+    while index < len(before):
+        char = before[index : index + 1]
+        if quote:
+            if char == b"\\":
+                index += 1
+            elif before.startswith(quote, index):
+                index += len(quote) - 1
+                quote = b""
+        elif char == b"#":
+            return True
+        elif char in (b'"', b"'"):
+            quote = char * 3 if before.startswith(char * 3, index) else char
+            index += len(quote) - 1
+        index += 1
+    return False
 
 
 def _scan_concrete(source: str, rules: Sequence[Rule]) -> list[Hit] | None:
