@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -73,3 +74,28 @@ def scan_text() -> ScanText:
         return list(scan_bytes(path, expand_fakes(code).encode("utf-8"), plan))
 
     return run
+
+
+_FINDING_LINE = re.compile(r"^  (\d+):(\d+)  (.*)$")
+
+
+def located(report: str) -> str:
+    """The console report with each finding as one `path:line:col: RULE ...` line.
+
+    The report groups findings under their file's path; tests that look for one finding by its
+    location read this form, which says the same thing in one line.
+    """
+    lines = report.splitlines()
+    out: list[str] = []
+    path = ""
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if line and not line.startswith(" ") and _FINDING_LINE.match(following):
+            path = line
+            continue
+        match = _FINDING_LINE.match(line)
+        if match and path:
+            out.append(f"{path}:{match.group(1)}:{match.group(2)}: {match.group(3)}")
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"

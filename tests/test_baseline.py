@@ -31,7 +31,7 @@ from keyguard.cli import cli
 from keyguard.config import Config
 from keyguard.engine import scan
 from keyguard.redact import secret_digest
-from tests.conftest import fake
+from tests.conftest import fake, located
 
 NAME = ".keyguard-baseline.json"
 IDENTITY = {
@@ -121,7 +121,7 @@ def test_changed_secret_reappears(repo: tuple[Path, dict[str, str]]) -> None:
     env.write_text(env.read_text().replace(secrets["test"], fake("sk_test_{{alnum:32}}")))
     result = kg("scan", "--baseline", NAME)
     assert result.exit_code == 1
-    assert "deploy.env:1:5: KG102" in result.output
+    assert "deploy.env:1:5: KG102" in located(result.output)
     # The old entry no longer matches: it is stale, and says so without the secret.
     assert "1 baseline entry is stale" in result.output
     assert "  deploy.env:1: KG102" in result.output
@@ -155,7 +155,7 @@ def test_copied_secret_is_new_while_the_original_still_holds_it(
     (root / "copy.env").write_text(f"KEY={secrets['test']}\n")
     result = kg("scan", "--baseline", NAME)
     assert result.exit_code == 1
-    assert "copy.env:1:5: KG102" in result.output
+    assert "copy.env:1:5: KG102" in located(result.output)
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -573,7 +573,7 @@ def test_audit_non_interactive_lists_unreviewed_entries_redacted(
     assert lines[0] == f"2 unreviewed entries in {NAME}."
     assert "app/settings.py:1:12: KG101 [error]" in result.output
     assert f'    API_KEY = "sk_live_…{secrets["live"][-4:]}"' in lines
-    assert "deploy.env:1:5: KG102" in result.output
+    assert "deploy.env:1:5: KG102" in located(result.output)
     assert "KG301" not in result.output
     for secret in secrets.values():
         assert secret not in result.output

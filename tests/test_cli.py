@@ -12,7 +12,7 @@ import pytest
 
 from keyguard.redact import secret_digest
 from keyguard.ruleset import builtin_rules
-from tests.conftest import REPO, SHARED, fake
+from tests.conftest import REPO, SHARED, fake, located
 
 SCHEMA = SHARED / "schemas" / "sarif-schema-2.1.0.json"
 
@@ -64,7 +64,7 @@ def test_console_report_and_exit_code(leaky: tuple[Path, list[str]]) -> None:
     before = snapshot(root)
     result = run("scan", ".", cwd=root)
     assert result.returncode == 1, result.stderr
-    out = result.stdout
+    out = located(result.stdout)
     for expected in (
         ".env:1:12: KG103 [error]",
         "public/app.js:1:14: KG102 [warning]",
@@ -80,7 +80,7 @@ def test_console_report_and_exit_code(leaky: tuple[Path, list[str]]) -> None:
     assert snapshot(root) == before, "a scan must never modify the tree"
 
 
-@pytest.mark.parametrize("fmt", ["console", "json", "sarif", "github"])
+@pytest.mark.parametrize("fmt", ["console", "concise", "json", "sarif", "github", "junit", "html"])
 def test_no_format_leaks_a_secret(leaky: tuple[Path, list[str]], fmt: str) -> None:
     root, secrets = leaky
     result = run("scan", ".", "--format", fmt, cwd=root)

@@ -13,7 +13,7 @@ import pytest
 
 from keyguard.git import FileDiff, _repository_uri, parse_patch
 from keyguard.provenance import Commit
-from tests.conftest import SHARED, fake, git
+from tests.conftest import SHARED, fake, git, located
 
 pytestmark = pytest.mark.slow
 
@@ -106,7 +106,7 @@ def test_a_deleted_key_is_still_found_with_its_commit(repo: Repo) -> None:
     assert done.returncode == 1, done.stderr
     assert (
         f"settings.py:2:12: KG101 [error] Live secret key committed to source: sk_live_…{live[-4:]}"
-        in done.stdout
+        in located(done.stdout)
     )
     assert f"added in {added[:7]} on 2024-01-02 by Bob Leak; not in HEAD" in done.stdout
     assert "Revoke and rotate it" in done.stdout
@@ -447,7 +447,7 @@ def test_a_plain_git_hook_with_staged_refuses_what_the_index_would_commit(repo: 
     refused = git("commit", "-m", "leak", cwd=repo.root)
     assert refused.returncode != 0
     output = refused.stdout + refused.stderr  # git hands a hook's output to stderr
-    assert "billing.py:1:8: KG101 [error]" in output and live not in output
+    assert "billing.py:1:8: KG101 [error]" in located(output) and live not in output
     repo.ok("add", "billing.py")
     repo.ok("commit", "-q", "-m", "clean")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IDENTITY, REPO, fake, git
+from tests.conftest import IDENTITY, REPO, fake, git, located
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_hook_refuses_a_leaky_commit_and_passes_a_clean_one(
     leaky = commit("leak")
     output = leaky.stdout + leaky.stderr
     assert leaky.returncode != 0, output
-    assert "billing.py:1:15: KG101 [error]" in output
+    assert "billing.py:1:15: KG101 [error]" in located(output)
     assert f"sk_live_…{key[-4:]}" in output
     assert key not in output
     assert git("log", "--oneline", cwd=project).stdout.count("\n") == 1

@@ -34,6 +34,7 @@ from keyguard.report import console as console_report
 from keyguard.report import github as github_report
 from keyguard.report import sarif as sarif_report
 from keyguard.ruleset import builtin_rules, expand_fakes
+from tests.conftest import located
 
 TESTS = Path(__file__).resolve().parent
 GOLDEN = TESTS / "golden"
@@ -195,7 +196,7 @@ def walk(node: Any) -> Any:
 
 
 def test_formats_are_the_documented_ones() -> None:
-    assert FORMATS == ("console", "json", "sarif", "github", "junit", "html")
+    assert FORMATS == ("console", "concise", "json", "sarif", "github", "junit", "html")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -264,7 +265,7 @@ def test_sarif_with_a_baseline_counts_it_and_notes_stale_entries() -> None:
 
 
 def test_unknown_format_is_a_value_error_naming_the_choices() -> None:
-    with pytest.raises(ValueError, match="console, json, sarif, github"):
+    with pytest.raises(ValueError, match="console, concise, json, sarif, github"):
         write_report("xml", sample_result(), io.StringIO())
 
 
@@ -298,7 +299,7 @@ def test_console_golden_in_color() -> None:
 def test_console_quiet_is_the_summary_alone() -> None:
     quiet = render("console", sample_result(), detail="quiet")
     normal = render("console", sample_result())
-    assert quiet == normal.split("\n\n", 1)[1]
+    assert quiet == normal[normal.index("Found ") :]
     assert quiet.startswith("Found 5 findings")
     assert "app/settings.py" not in quiet
     clean = ScanResult(findings=(), files_scanned=3)
@@ -321,15 +322,35 @@ def test_console_verbose_lists_every_skipped_file_and_why() -> None:
     assert "Skipped 4 files:" not in render("console", clean).splitlines()
 
 
-def test_console_finding_line_is_ruff_style_with_caret_under_the_redacted_key() -> None:
-    lines = render("console", sample_result()).splitlines()
+def test_console_finding_line_has_its_location_and_a_caret_under_the_redacted_key() -> None:
+    lines = located(render("console", sample_result())).splitlines()
     assert lines[0] == (f"app/settings.py:3:15: KG101 [error] Live secret key: {LIVE_REDACTED}")
     assert lines[1] == f'    STRIPE_KEY = "{LIVE_REDACTED}"'
     assert lines[2] == "    " + " " * len('STRIPE_KEY = "') + "^" * len(LIVE_REDACTED)
 
 
-def test_console_caret_follows_tabs_and_levels_are_named() -> None:
+def test_console_groups_findings_under_their_file() -> None:
     lines = render("console", sample_result()).splitlines()
+    assert lines[0] == "app/settings.py"
+    assert lines[1] == f"  3:15  KG101 [error] Live secret key: {LIVE_REDACTED}"
+    assert lines.count("web/public/app.js") == 1
+    block = lines[lines.index("web/public/app.js") :]
+    assert block[1].startswith("  1:25  KG101 [error] ")
+    assert block[4].startswith("  1:25  KG201 [error] ")
+    assert lines[lines.index("config/app.yaml") - 1] == "", "a blank line between files"
+
+
+def test_concise_is_one_jumpable_line_per_finding() -> None:
+    """`--format concise`: jumpable `path:line:col:` lines, the same excerpts and summary."""
+    concise = render("concise", sample_result())
+    assert concise == located(render("console", sample_result())).replace("\n\n", "\n", 3)
+    assert concise.splitlines()[0] == (
+        f"app/settings.py:3:15: KG101 [error] Live secret key: {LIVE_REDACTED}"
+    )
+
+
+def test_console_caret_follows_tabs_and_levels_are_named() -> None:
+    lines = located(render("console", sample_result())).splitlines()
     # Tabs are shown as four spaces, so the caret can be aligned by counting characters.
     excerpt = '    const stripe = Stripe("' + LIVE_REDACTED + '");'
     row = lines.index(f"    {excerpt}")
@@ -342,7 +363,7 @@ def test_console_caret_follows_tabs_and_levels_are_named() -> None:
 
 def test_console_summary_counts_levels_rules_files_and_suppressed() -> None:
     text = render("console", sample_result())
-    summary = text.split("\n\n", 1)[1].splitlines()
+    summary = text[text.index("Found ") :].splitlines()
     assert summary[0] == ("Found 5 findings (3 errors, 1 warning, 1 note) in 42 files (120.6 KiB).")
     assert summary[1:5] == [
         "  2  KG101  live-secret-key",
@@ -413,7 +434,7 @@ def test_console_neutralises_terminal_escapes_from_scanned_files() -> None:
     text = render("console", ScanResult(findings=(finding,), files_scanned=1))
     assert "\x1b" not in text
     assert "\x07" not in text
-    lines = text.splitlines()
+    lines = located(text).splitlines()
     assert lines[0] == "evil\\x1b[2J.py:1:16: KG301 [warning] Plain http endpoint"
     assert lines[2].index("^") == lines[1].index(URL)
 
@@ -429,7 +450,7 @@ def test_console_clips_long_minified_lines_around_the_span() -> None:
         suffix='";' + "b()," * 500,
         secret_length=len(LIVE_KEY),
     )
-    lines = render("console", ScanResult(findings=(finding,))).splitlines()
+    lines = located(render("console", ScanResult(findings=(finding,)))).splitlines()
     excerpt, caret = lines[1], lines[2]
     assert len(excerpt) <= len(console_report.INDENT) + console_report.MAX_WIDTH
     assert excerpt.startswith("    …") and excerpt.endswith("…")
@@ -447,7 +468,7 @@ def test_console_puts_no_caret_where_it_does_not_fit() -> None:
         message="m",
         snippet="short line",
     )
-    lines = render("console", ScanResult(findings=(finding,))).splitlines()
+    lines = located(render("console", ScanResult(findings=(finding,)))).splitlines()
     assert lines[1] == "    short line"
     assert lines[2] == ""
 
@@ -465,7 +486,7 @@ def test_console_caret_finds_the_redacted_form_in_a_snippet_without_its_indentat
         message="m",
         snippet=f'a = "{LIVE_REDACTED}"; b = "{LIVE_REDACTED}"',
     )
-    lines = render("console", ScanResult(findings=(finding,))).splitlines()
+    lines = located(render("console", ScanResult(findings=(finding,)))).splitlines()
     assert lines[2].index("^") == lines[1].rindex(LIVE_REDACTED)
     assert lines[2].count("^") == len(LIVE_REDACTED)
 
@@ -480,7 +501,7 @@ def test_console_without_a_redacted_form_underlines_the_columns() -> None:
         message="m",
         snippet="abc defgh",
     )
-    lines = render("console", ScanResult(findings=(finding,))).splitlines()
+    lines = located(render("console", ScanResult(findings=(finding,)))).splitlines()
     assert lines[2] == "        ^^^"
 
 
@@ -488,7 +509,7 @@ def test_console_wide_characters_take_two_cells() -> None:
     finding = make_finding(
         "KG101", "a.py", 1, 'キー = "', LIVE_REDACTED, suffix='"', secret_length=len(LIVE_KEY)
     )
-    lines = render("console", ScanResult(findings=(finding,))).splitlines()
+    lines = located(render("console", ScanResult(findings=(finding,)))).splitlines()
     assert lines[2] == "    " + " " * (2 + 2 + 4) + "^" * len(LIVE_REDACTED)
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # imported where used: a pre-commit run must not pay for what
 __all__ = ["main"]
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("console", "json", "sarif", "github", "junit", "html")
+FORMATS = ("console", "concise", "json", "sarif", "github", "junit", "html")
 LEVELS = ("error", "warning", "note")
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

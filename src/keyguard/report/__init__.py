@@ -9,7 +9,7 @@ from keyguard.models import ScanResult
 
 __all__ = ["FORMATS", "write_report"]
 
-FORMATS = ("console", "json", "sarif", "github", "junit", "html")
+FORMATS = ("console", "concise", "json", "sarif", "github", "junit", "html")
 
 
 def write_report(
@@ -31,10 +31,17 @@ def write_report(
     relative to; default: the current directory).
     Raise ValueError for an unknown format.
     """
-    if fmt == "console":
+    if fmt in ("console", "concise"):
         from keyguard.report import console
 
-        console.write(result, stream, color=color, show_secrets=show_secrets, detail=detail)
+        console.write(
+            result,
+            stream,
+            color=color,
+            show_secrets=show_secrets,
+            detail=detail,
+            grouped=fmt == "console",
+        )
     elif fmt == "json":
         from keyguard.report import json as json_report
 

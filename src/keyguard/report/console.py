@@ -1,4 +1,9 @@
-"""Human-readable report: ruff-style `path:line:col:` lines, the offending line, a summary."""
+"""Human-readable report: findings grouped by file, each with its redacted line and a caret.
+
+Grouped like ESLint's "stylish" output: a file's path once, then `line:col` per finding, so a
+file with many findings reads as one block. `finding_lines` keeps the one-line
+`path:line:col:` form for places that show a single finding (the baseline audit).
+"""
 
 from __future__ import annotations
 
@@ -43,8 +48,12 @@ def write(
     color: bool = False,
     show_secrets: bool = False,
     detail: Detail = "normal",
+    grouped: bool = True,
 ) -> None:
     """Write every finding, then a summary, to `stream`.
+
+    `grouped` writes each file's path once with its findings under it; without it (the
+    `concise` format) each finding is one `path:line:col:` line that editors can jump to.
 
     `color` adds ANSI styles (the cli decides from --color, isatty and NO_COLOR). `show_secrets`
     only adds a warning to the summary: the engine already decided what text each Finding holds.
@@ -53,8 +62,11 @@ def write(
     paint = _painter(color)
     lines: list[str] = []
     if detail != "quiet":
-        for finding in result.findings:
-            lines.extend(finding_lines(finding, paint))
+        if grouped:
+            lines.extend(_grouped(result.findings, paint))
+        else:
+            for finding in result.findings:
+                lines.extend(finding_lines(finding, paint))
     if result.findings:
         if lines:
             lines.append("")
@@ -80,6 +92,23 @@ def finding_lines(finding: Finding, paint: Paint | None = None) -> list[str]:
     """One finding as the report shows it: the `path:line:col:` headline, then the excerpt."""
     paint = paint or _painter(False)
     return [_headline(finding, paint), *_excerpt(finding, paint)]
+
+
+def _grouped(findings: Iterable[Finding], paint: Paint) -> list[str]:
+    """Findings by file, in report order: the path, then `line:col` lines with their excerpts."""
+    lines: list[str] = []
+    path: str | None = None
+    for finding in findings:
+        loc = finding.location
+        if loc.path != path:
+            if path is not None:
+                lines.append("")
+            path = loc.path
+            lines.append(paint(_clean(path), "bold"))
+        where = paint(f"{loc.line}:{loc.column}", "dim")
+        lines.append(f"  {where}  {_rule_and_message(finding, paint)}")
+        lines.extend(_excerpt(finding, paint))
+    return lines
 
 
 def _painter(enabled: bool) -> Paint:
@@ -120,9 +149,13 @@ def _width(text: str) -> int:
 def _headline(finding: Finding, paint: Paint) -> str:
     loc = finding.location
     where = paint(f"{_clean(loc.path)}:{loc.line}:{loc.column}:", "bold")
+    return f"{where} {_rule_and_message(finding, paint)}"
+
+
+def _rule_and_message(finding: Finding, paint: Paint) -> str:
     level = finding.severity.value
     message = _clean(" ".join(finding.message.splitlines()))
-    return f"{where} {finding.rule.id} {paint(f'[{level}]', level)} {message}"
+    return f"{finding.rule.id} {paint(f'[{level}]', level)} {message}"
 
 
 def _span(finding: Finding, line: str) -> tuple[int, int] | None:
