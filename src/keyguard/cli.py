@@ -636,7 +636,7 @@ def explain(rule_id: str) -> None:
 
 
 # The baseline command group lives in its own module; importing it registers it on `cli`.
-from keyguard import cli_baseline  # noqa: E402, F401
+from keyguard import cli_baseline, cli_org  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:
