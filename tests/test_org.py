@@ -213,3 +213,37 @@ def test_dask_local_cluster_identical_to_local_and_survives_a_killed_worker(
     assert all(outcome.error is None for outcome in on_dask), [o.error for o in on_dask]
     assert _found(on_dask) == expected
     assert _report(on_dask) == _report(local)
+
+
+def test_sarif_has_one_valid_run_per_repository(
+    tmp_path: Path, clones: tuple[Path, set[tuple[str, str]]]
+) -> None:
+    import jsonschema
+
+    from tests.test_cli import SCHEMA
+
+    root, _ = clones
+    listing = tmp_path / "repos.txt"
+    listing.write_text(f"{root / 'repo-04'}\n{(root / 'repo-05').as_uri()}\n")
+    out = tmp_path / "org.sarif"
+    command = ["org", str(listing), "--history", "--format", "sarif", "-o", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "keyguard", *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    log = json.loads(out.read_text())
+    jsonschema.validate(log, json.loads(SCHEMA.read_text()))
+    runs = log["runs"]
+    assert len(runs) == 2
+    for run in runs:
+        paths = {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
+        }
+        assert paths == {"old.py", "app/settings.py"}
+    assert runs[0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == (root / "repo-04").as_uri() + "/"
+    assert runs[1]["versionControlProvenance"][0]["repositoryUri"] == (root / "repo-05").as_uri()

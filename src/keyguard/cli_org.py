@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from keyguard.cli import (
+    EXIT_CLEAN,
     EXIT_ERROR,
+    EXIT_FINDINGS,
     FORMATS,
     LEVELS,
     KeyguardError,
     _finish,
     _guard,
     _load_config,
+    _output,
     cli,
 )
-from keyguard.models import ScanResult
+from keyguard.models import Rule, ScanResult, Severity
+
+if TYPE_CHECKING:
+    from keyguard.org import Outcome
 
 __all__ = ["org"]
 
@@ -93,9 +100,34 @@ def org(
         f"keyguard: org: {len(outcomes) - len(failed)} of {len(outcomes)} repositories scanned",
         err=True,
     )
-    if failed:
-        try:
-            _finish(result, config, fmt=fmt, output=output, fail_on=fail_on, show_secrets=False)
-        except SystemExit:
+    if fmt == "sarif":  # one run per repository: the one format a merged result cannot say
+        roots = {task.name: task.location for task in tasks}
+        _sarif_runs(outcomes, roots, rules, output)
+        threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
+        failing = any(f.severity.rank >= threshold.rank for f in result.findings)
+        sys.exit(EXIT_ERROR if failed else EXIT_FINDINGS if failing else EXIT_CLEAN)
+    try:
+        _finish(result, config, fmt=fmt, output=output, fail_on=fail_on, show_secrets=False)
+    except SystemExit:
+        if failed:
             sys.exit(EXIT_ERROR)
-    _finish(result, config, fmt=fmt, output=output, fail_on=fail_on, show_secrets=False)
+        raise
+
+
+def _sarif_runs(
+    outcomes: list[Outcome], roots: dict[str, str], rules: tuple[Rule, ...], output: str | None
+) -> None:
+    """Write the SARIF log, one run per repository scanned (in name order); a local clone's
+    run has its directory as `%SRCROOT%`, a cloned URL's names its remote in its provenance."""
+    from keyguard.org import inside
+    from keyguard.report.sarif import write_runs
+
+    runs = []
+    for outcome in sorted(outcomes, key=lambda o: o.name):
+        if outcome.error is not None:
+            continue
+        location = roots.get(outcome.name, "")
+        root = None if "://" in location or not location else Path(location)
+        runs.append((ScanResult(inside(outcome), rules=rules, revision=outcome.revision), root))
+    with _output(output) as stream:
+        _guard(lambda: write_runs(runs, stream))

@@ -22,12 +22,14 @@ from pathlib import Path
 from keyguard.config import Config
 from keyguard.engine import report_order, resolve_rules, scan
 from keyguard.models import Finding, Location, Rule
+from keyguard.provenance import Revision
 
 __all__ = [
     "Outcome",
     "RepoTask",
     "SourceError",
     "expand_sources",
+    "inside",
     "merge",
     "run_org",
     "scan_repository",
@@ -59,6 +61,7 @@ class Outcome:
     files: int = 0
     commits: int | None = None
     error: str | None = None
+    revision: Revision | None = None  # the repository and the HEAD that was scanned
 
 
 def _is_url(text: str) -> bool:
@@ -194,7 +197,13 @@ def scan_repository(task: RepoTask, config: Config | None) -> Outcome:
             # One finding per secret and file: the history's, which says where it came from.
             known = {finding.fingerprint for finding in past.findings}
             findings = [f for f in findings if f.fingerprint not in known] + list(past.findings)
-        return Outcome(task.name, _under(task.name, findings), tree.files_scanned, commits)
+        return Outcome(
+            task.name,
+            _under(task.name, findings),
+            tree.files_scanned,
+            commits,
+            revision=repository.describe(),
+        )
     except (GitError, ConfigError) as error:
         return Outcome(task.name, error=str(error))
     except Exception as error:
@@ -342,6 +351,15 @@ def _run_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def inside(outcome: Outcome) -> tuple[Finding, ...]:
+    """An outcome's findings with paths relative to its repository again (a SARIF run's)."""
+    prefix = f"{outcome.name}/"
+    return tuple(
+        replace(f, location=replace(f.location, path=f.location.path.removeprefix(prefix)))
+        for f in outcome.findings
+    )
 
 
 def merge(outcomes: Sequence[Outcome], rules: Sequence[Rule]) -> tuple[Finding, ...]:
