@@ -137,14 +137,19 @@ def _counting(calls: Path, task: RepoTask, config: Config | None) -> Outcome:
     return scan_repository(task, config)
 
 
+def _counted(tmp_path: Path) -> tuple[Path, Path, functools.partial[Outcome]]:
+    """(state directory, directory of one file per task run, a runner that leaves them)."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    return tmp_path / "state", calls, functools.partial(_counting, calls)
+
+
 def test_a_resumed_run_does_no_repeated_work_and_a_new_commit_is_scanned(
     tmp_path: Path, clones: tuple[Path, set[tuple[str, str]]]
 ) -> None:
     root, expected = clones
     tasks = expand_sources([str(root)], history=True)[:4]
-    state, calls = tmp_path / "state", tmp_path / "calls"
-    calls.mkdir()
-    runner = functools.partial(_counting, calls)
+    state, calls, runner = _counted(tmp_path)
     first = _run(tasks, jobs=2, state=state, runner=runner)
     assert len(list(calls.iterdir())) == 4
     again = _run(tasks, jobs=2, state=state, runner=runner)
@@ -247,3 +252,22 @@ def test_sarif_has_one_valid_run_per_repository(
         assert paths == {"old.py", "app/settings.py"}
     assert runs[0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == (root / "repo-04").as_uri() + "/"
     assert runs[1]["versionControlProvenance"][0]["repositoryUri"] == (root / "repo-05").as_uri()
+
+
+def test_a_cancelled_run_keeps_what_finished_and_the_next_does_the_rest(
+    tmp_path: Path, clones: tuple[Path, set[tuple[str, str]]]
+) -> None:
+    root, expected = clones
+    tasks = expand_sources([str(root)], history=True)[:6]
+    state, calls, runner = _counted(tmp_path)
+    run = run_org(tasks, None, jobs=1, state=state, runner=runner)
+    finished = [next(run), next(run)]
+    run.close()  # the job is cancelled after two repositories
+    assert len(list(state.iterdir())) == 2  # each result is stored before it is handed on
+    scanned = len(list(calls.iterdir()))  # those two, and any a worker had already started
+    rest = _run(tasks, jobs=2, state=state, runner=runner)
+    assert len(list(calls.iterdir())) == scanned + 4  # the two stored are not scanned again
+    assert sorted(o.name for o in rest) == sorted(task.name for task in tasks)
+    names = {task.name for task in tasks}
+    assert {o.name for o in finished} <= names
+    assert _found(rest) == {(p, r) for p, r in expected if p.split("/")[0] in names}

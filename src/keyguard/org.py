@@ -298,7 +298,8 @@ def _run_local(
     from keyguard.engine import _pool_context, default_jobs
 
     workers = min(jobs or default_jobs(), len(pending))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    try:
         futures = {pool.submit(runner, task, config): (task, key) for task, key in pending}
         for future in as_completed(futures):
             task, key = futures[future]
@@ -306,6 +307,10 @@ def _run_local(
                 yield future.result(), key
             except BrokenProcessPool:
                 yield Outcome(task.name, error="a worker process died"), key
+    finally:
+        # A cancelled run (Ctrl-C, a closed iterator) starts no more tasks; what finished is
+        # already in the state directory.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_dask(
