@@ -636,8 +636,8 @@ def explain(rule_id: str) -> None:
     raise KeyguardError(f"unknown rule '{rule_id}' (see `keyguard rules`)")
 
 
-# The baseline and fix commands live in their own modules; importing them registers them.
-from keyguard import cli_baseline, cli_fix  # noqa: E402, F401
+# The baseline, fix and org commands live in their own modules; importing them registers them.
+from keyguard import cli_baseline, cli_fix, cli_org  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

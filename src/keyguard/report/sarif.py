@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -277,3 +277,14 @@ def to_sarif(result: ScanResult, *, root: PurePath | None = None) -> dict[str, A
 def write(result: ScanResult, stream: IO[str], *, root: PurePath | None = None) -> None:
     """Write the SARIF log with 2-space indent and a trailing newline; ASCII-only, stable."""
     stream.write(json.dumps(to_sarif(result, root=root), indent=2, ensure_ascii=True) + "\n")
+
+
+def write_runs(results: Sequence[tuple[ScanResult, PurePath | None]], stream: IO[str]) -> None:
+    """One SARIF log with one run per (result, root): `keyguard org`'s report, one run per
+    repository, each with its own `%SRCROOT%` and version control provenance, as code scanning
+    expects of a repository's results."""
+    logs = [to_sarif(result, root=root) for result, root in results]
+    if not logs:
+        logs = [to_sarif(ScanResult(()))]
+    combined = {**logs[0], "runs": [run for log in logs for run in log["runs"]]}
+    stream.write(json.dumps(combined, indent=2, ensure_ascii=True) + "\n")
