@@ -107,6 +107,7 @@ def test_urls_after_a_sentence_are_text(scan_text: ScanText, path: str, code: st
     [
         "static/vendor/lib.js",
         "third_party/sdk/client.py",
+        "pip/_vendor/requests/utils.py",
         "node_modules/pkg/index.js",
         "static/js/moment.min.js",
         "static/css/theme.min.css",

@@ -266,7 +266,8 @@ def public_build_assignment(line: str) -> bool:
 
 
 THIRD_PARTY_DIRS = frozenset(
-    {"vendor", "vendors", "vendored", "third_party", "third-party", "thirdparty"}
+    {"vendor", "vendors", "vendored", "_vendor", "_vendored", "third_party", "third-party"}
+    | {"thirdparty"}
     | {"node_modules", "bower_components", "jspm_packages"}
 )
 BUNDLE_NAME = lazy_compile(r"^.+[.-](?:min|bundle|umd|prod)\.(?:[cm]?js|css)$")
