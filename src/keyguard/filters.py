@@ -20,6 +20,7 @@ __all__ = [
     "is_placeholder_key",
     "is_placeholder_value",
     "keep_match",
+    "keyword_prefix",
     "parse_suppressions",
     "snake_name",
     "trim_url",
@@ -166,9 +167,13 @@ def _made_up(body: str) -> bool:
     return body.isdigit() or (body.isalpha() and (body.islower() or body.isupper()))
 
 
-def is_placeholder_key(secret: str) -> bool:
-    """True for key-shaped text that is not a key: `sk_live_XXXX…`, repeated or ascending bodies."""
-    body = KEY_PREFIX.sub("", secret)
+def is_placeholder_key(secret: str, prefix_length: int | None = None) -> bool:
+    """True for key-shaped text that is not a key: `sk_live_XXXX…`, repeated or ascending bodies.
+
+    `prefix_length` is the length of the key's fixed prefix when the caller knows it (a rule
+    keyword the secret starts with: `ghp_`, `AKIA`, `xoxb-`); otherwise KEY_PREFIX is stripped.
+    """
+    body = KEY_PREFIX.sub("", secret) if prefix_length is None else secret[prefix_length:]
     lowered = body.lower()
     return (
         _made_up(body)
@@ -315,4 +320,19 @@ def keep_match(match: Match, allowlist: Sequence[re.Pattern[str]]) -> bool:
         return not is_exempt_url(match.secret)
     if KEY_PREFIX.match(match.secret):
         return not is_placeholder_key(match.secret)
+    prefix = keyword_prefix(match.secret, rule.keywords)
+    if prefix:
+        return not is_placeholder_key(match.secret, prefix)
     return not is_placeholder_value(match.secret)
+
+
+def keyword_prefix(secret: str, keywords: Sequence[bytes]) -> int:
+    """Length of the longest rule keyword the secret starts with, 0 if none.
+
+    A secret that starts with its rule's keyword is a prefixed key (`ghp_…`, `AKIA…`,
+    `-----BEGIN`): its prefix was written by the issuer, so it is judged like a key, by its
+    body (placeholder words such as "your" or "xxxx", one repeated or ascending run), not like
+    a free-form value, whose common words ("here", "null") would be noise in a random body.
+    """
+    lowered = secret[:64].lower().encode("utf-8", "replace")
+    return max((len(keyword) for keyword in keywords if lowered.startswith(keyword)), default=0)
