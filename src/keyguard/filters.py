@@ -21,6 +21,7 @@ __all__ = [
     "is_placeholder_value",
     "is_published_docs_key",
     "keep_match",
+    "keyword_prefix",
     "parse_suppressions",
     "snake_name",
     "trim_url",
@@ -177,7 +178,9 @@ def _is_periodic(body: str) -> bool:
 
 
 def _low_variety(body: str) -> bool:
-    return len(set(body.lower())) <= max(2, len(body) // 8)
+    """Few distinct characters for the length (`aaaabbbb…`); capped at ten, because a long drawn
+    body (a 2,000-character private key) never has more distinct characters than its alphabet."""
+    return len(set(body.lower())) <= max(2, min(len(body) // 8, 10))
 
 
 def _made_up(body: str) -> bool:
@@ -189,9 +192,13 @@ def _made_up(body: str) -> bool:
     return body.isdigit() or (body.isalpha() and (body.islower() or body.isupper()))
 
 
-def is_placeholder_key(secret: str) -> bool:
-    """True for key-shaped text that is not a key: `sk_live_XXXX…`, repeated or ascending bodies."""
-    body = KEY_PREFIX.sub("", secret)
+def is_placeholder_key(secret: str, prefix_length: int | None = None) -> bool:
+    """True for key-shaped text that is not a key: `sk_live_XXXX…`, repeated or ascending bodies.
+
+    `prefix_length` is the length of the key's fixed prefix when the caller knows it (a rule
+    keyword the secret starts with: `ghp_`, `AKIA`, `xoxb-`); otherwise KEY_PREFIX is stripped.
+    """
+    body = KEY_PREFIX.sub("", secret) if prefix_length is None else secret[prefix_length:]
     lowered = body.lower()
     return (
         _made_up(body)
@@ -370,4 +377,44 @@ def keep_match(match: Match, allowlist: Sequence[re.Pattern[str]]) -> bool:
         return not is_exempt_url(match.secret)
     if KEY_PREFIX.match(match.secret):
         return not is_placeholder_key(match.secret)
+    if match.secret.startswith("eyJ") and is_sample_jwt(match.secret):
+        return False
+    prefix = keyword_prefix(match.secret, rule.keywords)
+    if prefix:
+        return not is_placeholder_key(match.secret, prefix)
     return not is_placeholder_value(match.secret)
+
+
+SAMPLE_RUN = lazy_compile(r"(.)\1{7,}")
+
+
+def is_sample_jwt(token: str) -> bool:
+    """A JWT whose claims hold a run of eight or more equal characters is a documented sample.
+
+    API documentation shows tokens whose ids are `d-3333333333` or `…-000000000000`: the
+    signature looks drawn, the claims say they were typed. A real token's claims hold real ids.
+    """
+    import base64
+    import binascii
+
+    parts = token.split(".")
+    if len(parts) < 3:
+        return False
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = base64.urlsafe_b64decode(payload).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return SAMPLE_RUN.search(claims) is not None
+
+
+def keyword_prefix(secret: str, keywords: Sequence[bytes]) -> int:
+    """Length of the longest rule keyword the secret starts with, 0 if none.
+
+    A secret that starts with its rule's keyword is a prefixed key (`ghp_…`, `AKIA…`,
+    `-----BEGIN`): its prefix was written by the issuer, so it is judged like a key, by its
+    body (placeholder words such as "your" or "xxxx", one repeated or ascending run), not like
+    a free-form value, whose common words ("here", "null") would be noise in a random body.
+    """
+    lowered = secret[:64].lower().encode("utf-8", "replace")
+    return max((len(keyword) for keyword in keywords if lowered.startswith(keyword)), default=0)

@@ -23,6 +23,7 @@ from keyguard.context import (
 )
 from keyguard.engine import FileResult, ScanPlan
 from keyguard.filters import (
+    KEY_PREFIX,
     is_exempt_url,
     is_placeholder_value,
     is_published_docs_key,
@@ -172,7 +173,12 @@ def may_hit(
                     if _may_be_endpoint(code, match, path, rule, python):
                         return True
             continue
-        if python and _is_plain_key_rule(rule) and _split_key_prefix(lowered, rule.keywords):
+        if (
+            python
+            and _is_plain_key_rule(rule)
+            and _joins_literals(rule)
+            and _split_key_prefix(lowered, rule.keywords)
+        ):
             return True
         for start, end in keyword_windows(lowered, rule.keywords):
             if rule.pattern.search(text, start, end):
@@ -236,6 +242,17 @@ def _is_plain_key_rule(rule: Rule) -> bool:
     return rule.kind == "secret" and rule.assigned_to is None
 
 
+def _joins_literals(rule: Rule) -> bool:
+    """Is a key of this rule worth a libcst parse to join literals split off its prefix?
+
+    Only for the provider's keys (`sk_live_`, `rk_`: KEY_PREFIX), which code wraps and splits
+    (`"sk_live_" "4eC3…"`). Third-party keywords include plain words (`asia` for AWS's ASIA…
+    ids, `key-` for Mailgun) that end a literal all the time, and a parse costs a file 100 times
+    a text scan; their keys are matched as text, whole.
+    """
+    return any(KEY_PREFIX.match(keyword.decode("ascii", "replace")) for keyword in rule.keywords)
+
+
 def _python_needs_parse(hits: Iterable[Hit], index: LineIndex) -> bool:
     """Cheap text checks that decide whether parsing could add a finding.
 
@@ -273,7 +290,7 @@ def _python_hits(
     """
     plain = [rule for rule in rules if _is_plain_key_rule(rule)]
     text_hits: list[Hit] | None = None
-    if any(_split_key_prefix(lowered, rule.keywords) for rule in plain):
+    if any(_split_key_prefix(lowered, rule.keywords) for rule in plain if _joins_literals(rule)):
         hits: list[Hit] = []
         parsed_rules = list(rules)
         needs_parse = True

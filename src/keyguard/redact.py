@@ -19,6 +19,7 @@ MIN_LENGTH_FOR_TAIL = 16  # below this, four characters would be too large a sha
 SECRET_QUERY = lazy_compile(
     r"(?i)((?:api[_-]?key|key|token|secret|client_secret|password|sig|signature)=)[^&#]+"
 )
+PEM_HEADER = lazy_compile(r"-----BEGIN [A-Z0-9 ]{1,40}-----")
 FRAGMENT = lazy_compile(r"[A-Za-z0-9_\-+/=.~]{6,}")
 
 
@@ -29,6 +30,11 @@ def redact(secret: str, kind: MatchKind = "secret") -> str:
     provider's dashboard uses. Endpoint URLs are not secret, but their credentials are.
     """
     if kind == "endpoint":
+        return _redact_url(secret)
+    header = PEM_HEADER.match(secret)
+    if header:  # a private key block: its BEGIN line says what it is, the body stays hidden
+        return f"{header.group(0)}…"
+    if "://" in secret:  # a database URL: user and host help its owner, the password never shows
         return _redact_url(secret)
     prefix_match = KEY_PREFIX.match(secret)
     prefix = prefix_match.group(0) if prefix_match else ""
@@ -61,10 +67,13 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     if not ordered:
         return text
     whole = re.compile("|".join(re.escape(secret) for secret in ordered))
+    headers = [m.group(0) for m in map(PEM_HEADER.match, ordered) if m]
 
     def mask(fragment: re.Match[str]) -> str:
         piece = fragment.group(0)
         if KEY_PREFIX.fullmatch(piece) or not any(piece in secret for secret in ordered):
+            return piece
+        if any(piece in header for header in headers):  # `BEGIN RSA PRIVATE KEY` is no secret
             return piece
         return "…"
 

@@ -35,12 +35,13 @@ OPTIONAL = (
     "true_positives",
     "false_positives",
 )
-FAKE = lazy_compile(r"\{\{(alnum|hex|upper|digits):(\d{1,4})\}\}")  # tests and --check only
+FAKE = lazy_compile(r"\{\{(alnum|hex|upper|digits|b64):(\d{1,4})\}\}")  # tests and --check only
 ALPHABETS = {
     "alnum": string.ascii_letters + string.digits,
     "hex": "0123456789abcdef",
     "upper": string.ascii_uppercase,
     "digits": string.digits,
+    "b64": string.ascii_letters + string.digits + "+/",  # key bodies of PEM blocks, AccountKeys
 }
 
 
@@ -49,7 +50,7 @@ class RuleError(ValueError):
 
 
 def expand_fakes(text: str, rng: random.Random | None = None) -> str:
-    """Replace `{{alnum:N}}` (and hex/upper/digits) with N random characters.
+    """Replace `{{alnum:N}}` (and hex/upper/digits/b64) with N random characters.
 
     Rule files and fixtures hold templates instead of key-shaped literals, so neither this
     project's own scan nor a hosting provider's push protection ever sees a key. Random bodies
@@ -69,7 +70,7 @@ def expand_fakes(text: str, rng: random.Random | None = None) -> str:
         while True:
             body = "".join(rng.choice(alphabet) for _ in range(size))
             if size < 8 or (
-                len(set(body)) > size // 3
+                len(set(body)) > min(size // 3, len(alphabet) // 2)
                 and _mixes_classes(body, alphabet)
                 and not any(word in body.lower() for word in PLACEHOLDER_WORDS)
             ):

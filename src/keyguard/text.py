@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from keyguard.context import split_path, suffix_of
-from keyguard.filters import KEY_PREFIX, snake_name, trim_url
+from keyguard.filters import KEY_PREFIX, keyword_prefix, snake_name, trim_url
 from keyguard.lazyre import LazyPattern, lazy_compile
 from keyguard.lines import LineIndex
 from keyguard.models import Hit, Rule
@@ -343,13 +343,17 @@ QUOTED_VALUE_SUFFIXES = frozenset(
 QUOTES_BYTES = (b'"', b"'", b"`")
 
 
-def _unquoted_in_code(data: bytes, start: int, raw: bytes, path: str) -> bool:
+def _unquoted_in_code(
+    data: bytes, start: int, raw: bytes, path: str, keywords: Sequence[bytes]
+) -> bool:
     """An unquoted value bound to a secret name in source code: a name, not a secret.
 
     Keys themselves (`sk_live_…`) are reported wherever they stand, quoted or not.
     """
     if data[start - 1 : start] in QUOTES_BYTES or KEY_PREFIX.match(raw.decode("ascii", "replace")):
         return False
+    if keyword_prefix(raw.decode("ascii", "replace"), keywords):
+        return False  # a prefixed key (`ghp_…`, `postgres://u:p@h`) is reported wherever it stands
     return suffix_of(split_path(path.lower())[1]) in QUOTED_VALUE_SUFFIXES
 
 
@@ -368,7 +372,7 @@ def _hit(
         return None
     start, end = span
     raw = data[start:end]
-    if rule.kind == "secret" and _unquoted_in_code(data, start, raw, path):
+    if rule.kind == "secret" and _unquoted_in_code(data, start, raw, path, rule.keywords):
         return None
     if rule.kind == "endpoint":
         raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
