@@ -223,9 +223,11 @@ def test_dask_local_cluster_identical_to_local_and_survives_a_killed_worker(
 def test_sarif_has_one_valid_run_per_repository(
     tmp_path: Path, clones: tuple[Path, set[tuple[str, str]]]
 ) -> None:
-    import jsonschema
-
     from tests.test_cli import SCHEMA
+
+    if not SCHEMA.exists():
+        pytest.skip("../shared/schemas is absent (a user's clone): cannot validate SARIF")
+    import jsonschema
 
     root, _ = clones
     listing = tmp_path / "repos.txt"
