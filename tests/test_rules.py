@@ -31,6 +31,12 @@ def test_rule_ids_and_levels_are_the_documented_ones() -> None:
         "KG201": ("secret-in-client-code", "error"),
         "KG202": ("hard-coded-client-secret", "warning"),
         "KG301": ("insecure-http-endpoint", "warning"),
+        "KG104": ("bearer-literal", "error"),
+        "KG401": ("oauth-missing-state", "warning"),
+        "KG402": ("oauth-implicit-flow", "warning"),
+        "KG403": ("unknown-oauth-scope", "warning"),
+        "KG404": ("http-redirect-uri", "error"),
+        "KG405": ("token-exchange-in-client", "error"),
     }
 
 

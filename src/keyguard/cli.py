@@ -543,6 +543,7 @@ def _stats_line(result: ScanResult, seconds: float) -> str:
         ("gitignored_files", str(result.gitignored_files)),
         ("gitignored_directories", str(result.gitignored_directories)),
         ("third_party_endpoints", str(stats.third_party_endpoints)),
+        ("third_party_oauth", str(stats.third_party_oauth)),
     )
     return "keyguard stats: " + " ".join(f"{name}={value}" for name, value in fields)
 

@@ -198,18 +198,24 @@ class BrowserSpans:
     __slots__ = ("_ends", "_starts")
 
     def __init__(self, data: bytes) -> None:
-        spans = [match.span() for match in SCRIPT_BLOCK.finditer(data)]
-        position = 0
-        for script_start, script_end in [*spans, (len(data), len(data))]:
-            spans.extend(match.span() for match in START_TAG.finditer(data, position, script_start))
-            position = script_end
-        spans.sort()
+        spans = browser_spans(data)
         self._starts = [start for start, _ in spans]
         self._ends = [end for _, end in spans]
 
     def inside(self, offset: int) -> bool:
         index = bisect_right(self._starts, offset) - 1
         return index >= 0 and offset < self._ends[index]
+
+
+def browser_spans(data: bytes) -> list[tuple[int, int]]:
+    """The `<script>` blocks and start tags of a page, sorted (see `BrowserSpans`)."""
+    spans = [match.span() for match in SCRIPT_BLOCK.finditer(data)]
+    position = 0
+    for script_start, script_end in [*spans, (len(data), len(data))]:
+        spans.extend(match.span() for match in START_TAG.finditer(data, position, script_start))
+        position = script_end
+    spans.sort()
+    return spans
 
 
 def _ships_in_an_app(path: str, name: str, suffix: str, data: bytes) -> bool:
@@ -284,7 +290,7 @@ def is_third_party(path: str, data: bytes) -> bool:
 
     `vendor/`, `third_party/`, `node_modules/`; `*.min.js`, `*.bundle.js`, `*.min.css`; and JS or
     CSS that a tool wrote (a `sourceMappingURL` last line, or lines averaging 250+ characters).
-    Only the endpoint rule treats it differently (it counts these findings, see
+    Only the endpoint and OAuth rules treat it differently (they count these findings, see
     `ScanStats.third_party_endpoints`); a secret is leaked wherever it is committed.
     """
     directories, name = split_path(path.lower())

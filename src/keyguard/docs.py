@@ -53,6 +53,18 @@ def _fenced(examples: Sequence[Example]) -> str:
     return "\n".join(rows)
 
 
+def _check_line(rule: Rule) -> str:
+    """The judgement a rule's matches go through, and its data, for rule authors to copy."""
+    if rule.check is None:
+        return ""
+    line = f" Check: `{rule.check}`"
+    if rule.values:
+        line += " over " + " ".join(f"`{value}`" for value in rule.values)
+    if rule.hosts:
+        line += "; hosts " + ", ".join(f"`{host}`" for host in rule.hosts)
+    return line + "."
+
+
 def rules_markdown(rules: Sequence[Rule]) -> str:
     """docs/rules.md: the rule table, then one section per rule; generated, never hand-edited."""
     lines = [
@@ -71,7 +83,8 @@ def rules_markdown(rules: Sequence[Rule]) -> str:
             "",
             f"## {rule.id} {rule.name}",
             "",
-            f"Level: {rule.severity.value}. {rule.cwe}. Applies to {WHERE[rule.applies_to]}.",
+            f"Level: {rule.severity.value}. {rule.cwe}. Applies to {WHERE[rule.applies_to]}."
+            + _check_line(rule),
             "",
             "### What it does",
             "",

@@ -375,6 +375,8 @@ def keep_match(match: Match, allowlist: Sequence[re.Pattern[str]]) -> bool:
         return False
     if rule.kind == "endpoint":
         return not is_exempt_url(match.secret)
+    if rule.kind == "oauth":  # a request parameter, judged by its rule's check (`oauth.py`)
+        return True
     if KEY_PREFIX.match(match.secret):
         return not is_placeholder_key(match.secret)
     if match.secret.startswith("eyJ") and is_sample_jwt(match.secret):

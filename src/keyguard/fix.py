@@ -51,7 +51,7 @@ __all__ = [
     "render_diff",
 ]
 
-FIXABLE = frozenset({"KG101", "KG102", "KG103", "KG202"})
+FIXABLE = frozenset({"KG101", "KG102", "KG103", "KG104", "KG202"})
 CLIENT_RULE = "KG201"
 PYTHON_SUFFIXES = frozenset({".py", ".pyw", ".pyi"})
 SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"})
@@ -207,6 +207,24 @@ class Namer:
 def rule_fallback(rule_name: str) -> str:
     """`live-secret-key` -> `KEYGUARD_LIVE_SECRET_KEY`: what a literal with no good name gets."""
     return "KEYGUARD_" + re.sub(r"[^A-Za-z0-9]+", "_", rule_name).upper()
+
+
+# A provider key in a bearer header (KG104) is named for the key, as KG101-KG103 would name it.
+KEY_NAMES = (
+    ("sk_live_", "KEYGUARD_LIVE_SECRET_KEY"),
+    ("sk_test_", "KEYGUARD_TEST_SECRET_KEY"),
+    ("rk_", "KEYGUARD_RESTRICTED_KEY"),
+)
+
+
+def fallback_name(finding: Finding, secret: str) -> str:
+    """The name a literal gets when nothing in the code names it well."""
+    if finding.rule.check == "bearer-literal":
+        for prefix, name in KEY_NAMES:
+            if secret.startswith(prefix):
+                return name
+        return "KEYGUARD_BEARER_TOKEN"
+    return rule_fallback(finding.rule.name)
 
 
 # --- the env file and .gitignore ---------------------------------------------------------------
@@ -440,7 +458,7 @@ def _fix_file(
         index: int, preferred: str | None, forced: bool, file_names: frozenset[str]
     ) -> str | None:
         finding, secret = targets[index]
-        return namer.choose(secret, rule_fallback(finding.rule.name), preferred, forced, file_names)
+        return namer.choose(secret, fallback_name(finding, secret), preferred, forced, file_names)
 
     pairs = [(finding.location, secret) for finding, secret in targets]
     if suffix in PYTHON_SUFFIXES:

@@ -239,7 +239,14 @@ def _may_be_endpoint(
 
 def _is_plain_key_rule(rule: Rule) -> bool:
     """A rule whose whole match the text regex finds exactly where the syntax tree would."""
-    return rule.kind == "secret" and rule.assigned_to is None
+    return rule.kind == "secret" and rule.assigned_to is None and rule.check is None
+
+
+def _is_text_rule(rule: Rule) -> bool:
+    """A rule decided on the text alone, in Python too: a key, or a check over the lines around
+    a match (`oauth.py`), which spans several literals that no single node of the tree holds.
+    """
+    return _is_plain_key_rule(rule) or rule.kind == "oauth" or rule.check is not None
 
 
 def _joins_literals(rule: Rule) -> bool:
@@ -291,15 +298,16 @@ def _python_hits(
     plain = [rule for rule in rules if _is_plain_key_rule(rule)]
     text_hits: list[Hit] | None = None
     if any(_split_key_prefix(lowered, rule.keywords) for rule in plain if _joins_literals(rule)):
-        hits: list[Hit] = []
-        parsed_rules = list(rules)
+        checked = [rule for rule in rules if _is_text_rule(rule) and not _is_plain_key_rule(rule)]
+        hits: list[Hit] = scan_text(data, checked, path, index, lowered) if checked else []
+        parsed_rules = [rule for rule in rules if rule not in checked]
         needs_parse = True
     else:
         text_hits = scan_text(data, rules, path, index, lowered)
-        hits = [hit for hit in text_hits if _is_plain_key_rule(hit.rule)]
-        parsed_rules = [rule for rule in rules if not _is_plain_key_rule(rule)]
-        needs_parse = _python_needs_parse(
-            (hit for hit in text_hits if not _is_plain_key_rule(hit.rule)), index
+        hits = [hit for hit in text_hits if _is_text_rule(hit.rule)]
+        parsed_rules = [rule for rule in rules if not _is_text_rule(rule)]
+        needs_parse = bool(parsed_rules) and _python_needs_parse(
+            (hit for hit in text_hits if not _is_text_rule(hit.rule)), index
         )
     if needs_parse:
         from keyguard.python import scan_python
@@ -335,11 +343,18 @@ def match_file(
     parses: list[tuple[str, float]] = []
     if python:
         hits = _python_hits(data, lowered, rules, path, index, parses)
+        if any(hit.rule.kind == "oauth" for hit in hits):
+            from keyguard.python import string_statement_lines
+
+            prose = string_statement_lines(data, parses)
+            hits = [hit for hit in hits if hit.rule.kind != "oauth" or hit.line not in prose]
     else:
         hits = scan_text(data, rules, path, index, lowered)
     stats = _stats(parses)
     if not python:  # Python files had their rules narrowed to their context already
         hits = _in_context(hits, data, path, plan, index)
+    if any(hit.rule.check is not None for hit in hits):
+        hits = _one_finding_per_value(hits)
     if not hits:
         return FileResult(stats=stats)
     matches = []
@@ -362,6 +377,7 @@ def match_file(
                     if is_published_docs_key(hit.secret)
                     else plan.severity.get(hit.rule.id, hit.rule.severity)
                 ),
+                note=hit.note,
             )
         )
     kept = [match for match in matches if keep_match(match, plan.allowlist)]
@@ -378,14 +394,47 @@ def match_file(
         if match.rule.kind == "secret":
             for line in range(match.location.line, match.location.end_line + 1):
                 secrets_by_line.setdefault(line, []).append(match.secret)
-    if any(m.rule.kind == "endpoint" for m in kept) and is_third_party(path, data):
-        before = len(kept)
-        kept = [m for m in kept if m.rule.kind != "endpoint"]
-        stats += ScanStats(third_party_endpoints=before - len(kept))
+    if any(m.rule.code_only for m in kept) and is_third_party(path, data):
+        endpoints = sum(m.rule.kind == "endpoint" for m in kept)
+        oauth = sum(m.rule.kind == "oauth" for m in kept)
+        kept = [m for m in kept if not m.rule.code_only]
+        stats += ScanStats(third_party_endpoints=endpoints, third_party_oauth=oauth)
     findings = tuple(_finding(match, secrets_by_line, plan.show_secrets) for match in kept)
     if secrets is not None:
         secrets.extend(match.secret for match in kept)
     return FileResult(findings=findings, suppressed=suppressed, stats=stats)
+
+
+def _one_finding_per_value(hits: list[Hit]) -> list[Hit]:
+    """Where a checked rule and another rule found the same value, keep the one that says more.
+
+    A redirect URI over http:// is KG404, not also KG301. A provider key in a bearer header is
+    KG104, which names the header, not also KG101 (KG201 still says it is in client code); a
+    third-party token there (a GitHub token, a JWT) keeps its own rule, which names what it is.
+    """
+    redirects = {(hit.line, hit.column) for hit in hits if hit.rule.check == "http-redirect"}
+    bearers = {(hit.line, hit.column): hit for hit in hits if hit.rule.check == "bearer-literal"}
+    kept = []
+    dropped_bearers: set[tuple[int, int]] = set()
+    for hit in hits:
+        where = (hit.line, hit.column)
+        if hit.rule.kind == "endpoint" and where in redirects:
+            continue
+        if (
+            hit.rule.kind == "secret"
+            and hit.rule.check is None
+            and hit.rule.applies_to == "any"  # a KG201 (the key is in client code) still stands
+            and where in bearers
+        ):
+            if _joins_literals(hit.rule):
+                continue  # KG101-KG103
+            dropped_bearers.add(where)
+        kept.append(hit)
+    return [
+        hit
+        for hit in kept
+        if not (hit.rule.check == "bearer-literal" and (hit.line, hit.column) in dropped_bearers)
+    ]
 
 
 CANDIDATE = ScanStats(candidates=1)
@@ -418,6 +467,8 @@ def _finding(match: Match, secrets_by_line: dict[int, list[str]], show: bool) ->
     if not show:
         snippet = redact_text(snippet, secrets_by_line.get(match.location.line, ()))
     message = f"{rule.summary}: {shown}"
+    if match.note:
+        message += f" ({match.note})"
     if is_published_docs_key(match.secret):
         message += f" ({DOCS_KEY_NOTE})"
     return Finding(

@@ -31,7 +31,7 @@ __all__ = [
 
 AppliesTo = Literal["any", "client", "server"]
 INTERNAL_ERROR = "internal error: "  # the reason prefix of a file the engine failed on
-MatchKind = Literal["secret", "endpoint"]
+MatchKind = Literal["secret", "endpoint", "oauth"]
 
 
 class Severity(enum.Enum):
@@ -78,6 +78,12 @@ class Rule:
     `exempt_names` does the opposite for endpoints: a URL bound to a matching name (`homepage`,
     `XML_NS`, `docsUrl`) is a link for people or an identifier, not a request target; it is
     matched against the name in snake_case (see `filters.snake_name`).
+
+    An `oauth` rule's group holds a piece of an OAuth request (`response_type=token`, a scope
+    list, a redirect URI): not secret, and like an endpoint it only counts in code. `check`
+    names the judgement `oauth.py` makes around a match (is `state` missing from the request
+    this `response_type=code` belongs to?); `values` and `hosts` are that check's data (the
+    provider's scopes and API hosts), so a team can write the same rule for its own provider.
     """
 
     id: str
@@ -93,6 +99,9 @@ class Rule:
     assigned_to: re.Pattern[str] | None = None
     exempt_names: re.Pattern[str] | None = None
     cwe: str = "CWE-798"
+    check: str | None = None
+    values: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
     true_positives: tuple[Example, ...] = ()
     false_positives: tuple[Example, ...] = ()
 
@@ -107,8 +116,8 @@ class Rule:
 
     @property
     def code_only(self) -> bool:
-        """Endpoints in comments, docstrings and prose are documentation, not requests."""
-        return self.kind == "endpoint"
+        """Endpoints and OAuth requests in comments and prose are documentation, not code."""
+        return self.kind in ("endpoint", "oauth")
 
 
 @functools.cache
@@ -164,6 +173,7 @@ class Hit:
     column: int
     end_line: int
     end_column: int
+    note: str = ""  # what a rule's check adds to the message (`did you mean read:users?`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +189,7 @@ class Match:
     secret: str
     line_text: str
     severity: Severity
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +228,8 @@ class ScanStats:
     libcst_seconds: float = 0.0
     # Endpoint findings in vendored or generated code, counted instead of reported.
     third_party_endpoints: int = 0
+    # OAuth findings (KG401-KG405) there: a library's own defaults, counted the same way.
+    third_party_oauth: int = 0
 
     def __add__(self, other: ScanStats) -> ScanStats:
         return ScanStats(
@@ -226,6 +239,7 @@ class ScanStats:
             self.libcst_parses + other.libcst_parses,
             self.libcst_seconds + other.libcst_seconds,
             self.third_party_endpoints + other.third_party_endpoints,
+            self.third_party_oauth + other.third_party_oauth,
         )
 
 

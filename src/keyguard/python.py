@@ -125,6 +125,29 @@ def scan_python(
     return sorted(hits, key=lambda hit: (hit.line, hit.column, hit.rule.id))
 
 
+def string_statement_lines(data: bytes, parses: list[tuple[str, float]] | None = None) -> set[int]:
+    """Lines that string statements (docstrings, attribute docs) span: prose, not requests.
+
+    The OAuth rules are decided on the text; `ast` is asked only when one of them has a hit in
+    a Python file, to drop the hits that sit in documentation. No tree, no lines.
+    """
+    started = time.perf_counter()
+    tree = _parse_ast(_source_text(data))
+    if parses is not None:
+        parses.append(("ast", time.perf_counter() - started))
+    lines: set[int] = set()
+    if not isinstance(tree, ast.Module):
+        return lines
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
 def comment_before(before: bytes) -> bool:
     """Has a comment begun in this line of Python before its end?
 

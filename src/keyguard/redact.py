@@ -20,6 +20,10 @@ SECRET_QUERY = lazy_compile(
     r"(?i)((?:api[_-]?key|key|token|secret|client_secret|password|sig|signature)=)[^&#]+"
 )
 PEM_HEADER = lazy_compile(r"-----BEGIN [A-Z0-9 ]{1,40}-----")
+# `response_type', 'code` -> `response_type=code`: how a parameter was written in code.
+# A list of quoted values (`"read:users", "write:users"`) is shown as a scope string is written.
+OAUTH_PAIR = lazy_compile(r"""^([A-Za-z_]\w*)["'`]?\s*(?::|=>|,|=)\s*["'`]""")
+OAUTH_LIST = lazy_compile(r"""["'`]\s*,\s*["'`]""")
 FRAGMENT = lazy_compile(r"[A-Za-z0-9_\-+/=.~]{6,}")
 
 
@@ -31,6 +35,11 @@ def redact(secret: str, kind: MatchKind = "secret") -> str:
     """
     if kind == "endpoint":
         return _redact_url(secret)
+    if kind == "oauth":  # a request parameter, shown as `name=value`; a credential in it hidden
+        if "://" in secret:
+            return _redact_url(secret)
+        shown = OAUTH_LIST.sub(" ", OAUTH_PAIR.sub(r"\1=", secret)).strip("\"'`")
+        return SECRET_QUERY.sub(r"\1…", shown)
     header = PEM_HEADER.match(secret)
     if header:  # a private key block: its BEGIN line says what it is, the body stays hidden
         return f"{header.group(0)}…"

@@ -32,9 +32,20 @@ OPTIONAL = (
     "assigned_to",
     "exempt_names",
     "cwe",
+    "check",
+    "values",
+    "hosts",
     "true_positives",
     "false_positives",
 )
+# The judgements `oauth.py` can make around a match, and the kind of rule each belongs to.
+CHECKS = {
+    "missing-state": "oauth",
+    "unknown-scope": "oauth",
+    "http-redirect": "oauth",
+    "token-exchange": "oauth",
+    "bearer-literal": "secret",
+}
 FAKE = lazy_compile(r"\{\{(alnum|hex|upper|digits|b64):(\d{1,4})\}\}")  # tests and --check only
 ALPHABETS = {
     "alnum": string.ascii_letters + string.digits,
@@ -166,8 +177,16 @@ def parse_rule(table: Mapping[str, Any], origin: str, *, check_pattern: bool = T
     if applies_to not in ("any", "client", "server"):
         raise RuleError(f"{where}: 'applies_to' must be any, client or server")
     kind = table.get("kind", "secret")
-    if kind not in ("secret", "endpoint"):
-        raise RuleError(f"{where}: 'kind' must be secret or endpoint")
+    if kind not in ("secret", "endpoint", "oauth"):
+        raise RuleError(f"{where}: 'kind' must be secret, endpoint or oauth")
+    check = table.get("check")
+    if check is not None and CHECKS.get(check) != kind:
+        fitting = ", ".join(name for name, of in CHECKS.items() if of == kind) or "none"
+        raise RuleError(f"{where}: 'check' of a {kind} rule must be one of: {fitting}")
+    values = _strings(table.get("values", []), where, "values")
+    hosts = tuple(host.lower() for host in _strings(table.get("hosts", []), where, "hosts"))
+    if check == "unknown-scope" and not values:
+        raise RuleError(f"{where}: 'values' must list the provider's scopes for unknown-scope")
     keywords = tuple(
         kw.lower().encode("utf-8") for kw in _strings(table["keywords"], where, "keywords")
     )
@@ -197,6 +216,9 @@ def parse_rule(table: Mapping[str, Any], origin: str, *, check_pattern: bool = T
         assigned_to=assigned,
         exempt_names=exempt,
         cwe=cwe,
+        check=check,
+        values=values,
+        hosts=hosts,
         true_positives=_examples(table.get("true_positives", []), where, "true_positives"),
         false_positives=_examples(table.get("false_positives", []), where, "false_positives"),
     )

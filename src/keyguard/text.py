@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from keyguard.context import split_path, suffix_of
+from keyguard.context import browser_spans, is_server_template, split_path, suffix_of
 from keyguard.filters import KEY_PREFIX, keyword_prefix, snake_name, trim_url
 from keyguard.lazyre import LazyPattern, lazy_compile
 from keyguard.lines import LineIndex
@@ -160,6 +160,7 @@ SPAN_FINDERS: dict[str, Callable[[bytes], Iterable[tuple[int, int]]]] = {
     "markup-comment": lambda data: _paired_spans(data, MARKUP_COMMENT_OPEN, MARKUP_COMMENT_CLOSE),
     "example": lambda data: _paired_spans(data, EXAMPLE_OPEN, EXAMPLE_CLOSE),
     "notebook-prose": _notebook_prose_spans,
+    "browser": browser_spans,
 }
 
 
@@ -295,7 +296,7 @@ def scan_text(
     endpoint_file = not is_prose_file(path)
     regions = Regions(data)
     for rule in rules:
-        if rule.kind == "endpoint" and not endpoint_file:
+        if rule.code_only and not endpoint_file:
             continue
         for window_start, window_end in keyword_windows(lowered, rule.keywords):
             for match in rule.pattern.finditer(data, window_start, window_end):
@@ -372,7 +373,13 @@ def _hit(
         return None
     start, end = span
     raw = data[start:end]
-    if rule.kind == "secret" and _unquoted_in_code(data, start, raw, path, rule.keywords):
+    if (
+        rule.kind == "secret"
+        and rule.check is None
+        and _unquoted_in_code(data, start, raw, path, rule.keywords)
+    ):
+        return None
+    if rule.kind == "oauth" and not _in_code(data, start, path, regions):
         return None
     if rule.kind == "endpoint":
         raw = trim_url(raw.decode("utf-8", "replace")).encode("utf-8")
@@ -381,6 +388,36 @@ def _hit(
             return None
         if KEY_AFTER.match(data, end) and _is_mapping_key(data, start):
             return None
+    value = raw.decode("utf-8", "replace")
+    note = ""
+    if rule.check is not None:
+        from keyguard.oauth import judge
+
+        judged = judge(rule, data, start, end, path, value)
+        if judged is None:
+            return None
+        note = judged
     line, column = index.position(start)
     end_line, end_column = index.position(end)
-    return Hit(rule, raw.decode("utf-8", "replace"), line, column, end_line, end_column)
+    return Hit(rule, value, line, column, end_line, end_column, note)
+
+
+def _in_code(data: bytes, start: int, path: str, regions: Regions) -> bool:
+    """Not in a comment (a line comment, one begun earlier on the line, a block comment), and in
+    a page or a server template, inside a `<script>` block or a tag (`href`, `onclick`).
+
+    An OAuth parameter in a comment or in a page's text documents a request; it sends nothing.
+    """
+    name = split_path(path.lower())[1]
+    if (suffix_of(name) in MARKUP_SUFFIXES or is_server_template(path)) and not regions.inside(
+        "browser", start
+    ):
+        return False
+    window = max(0, start - BEFORE_LIMIT)
+    newline = data.rfind(b"\n", window, start)
+    before = data[newline + 1 if newline != -1 else window : start]
+    if (newline != -1 or window == 0) and COMMENT_LINE.match(before):
+        return False
+    if _line_state(before.decode("utf-8", "replace"))[1]:
+        return False
+    return not (regions.inside("c-comment", start) or regions.inside("markup-comment", start))

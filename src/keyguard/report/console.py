@@ -239,11 +239,15 @@ def _no_findings(result: ScanResult) -> str:
 
 
 def _third_party(result: ScanResult) -> list[str]:
-    """The KG301 policy for vendored and generated code, said out loud (README)."""
-    count = result.stats.third_party_endpoints
-    if not count:
-        return []
-    return [f"{_plural(count, 'http:// endpoint')} in vendored or generated code not reported."]
+    """The KG301 and OAuth policy for vendored and generated code, said out loud (README)."""
+    lines = []
+    if result.stats.third_party_endpoints:
+        count = _plural(result.stats.third_party_endpoints, "http:// endpoint")
+        lines.append(f"{count} in vendored or generated code not reported.")
+    if result.stats.third_party_oauth:
+        count = _plural(result.stats.third_party_oauth, "OAuth finding")
+        lines.append(f"{count} in vendored or generated code not reported.")
+    return lines
 
 
 def _summary(result: ScanResult, paint: Paint, *, verbose: bool = False) -> list[str]:
