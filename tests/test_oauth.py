@@ -38,7 +38,8 @@ EXPECTED = {
     ("web/login.html", 6, "KG401"),  # a sign-in link without state
     ("web/login.html", 7, "KG404"),  # URL-encoded http redirect_uri in a link
     ("web/login.html", 11, "KG402"),  # implicit grant in a <script> block
-    ("web/login.html", 15, "KG405"),  # exchange with the secret in a page
+    ("web/login.html", 15, "KG405"),  # exchange with the secret in a page...
+    ("web/login.html", 15, "KG201"),  # ...whose literal secret is in a query string
 }
 
 

@@ -342,6 +342,7 @@ QUOTED_VALUE_SUFFIXES = frozenset(
     }
 )
 QUOTES_BYTES = (b'"', b"'", b"`")
+QUERY_PARAMETER_BEFORE = lazy_compile(rb"[?&][\w\-]+=\Z")
 
 
 def _unquoted_in_code(
@@ -353,6 +354,8 @@ def _unquoted_in_code(
     """
     if data[start - 1 : start] in QUOTES_BYTES or KEY_PREFIX.match(raw.decode("ascii", "replace")):
         return False
+    if QUERY_PARAMETER_BEFORE.search(data, max(0, start - NAME_REACH), start):
+        return False  # `"…&client_secret=<value>"`: a query string inside a literal
     if keyword_prefix(raw.decode("ascii", "replace"), keywords):
         return False  # a prefixed key (`ghp_…`, `postgres://u:p@h`) is reported wherever it stands
     return suffix_of(split_path(path.lower())[1]) in QUOTED_VALUE_SUFFIXES
