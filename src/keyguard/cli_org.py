@@ -49,6 +49,13 @@ __all__ = ["org"]
     type=click.Path(file_okay=False, path_type=Path),
     help="Record finished repositories here; a re-run scans only what is left or new.",
 )
+@click.option(
+    "--range-size",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="Commits per history task (0: a repository's whole history is one task).",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option("--fail-on", type=click.Choice(LEVELS), default=None, help="[default: warning]")
@@ -59,14 +66,16 @@ def org(
     jobs: int | None,
     history: bool,
     state: Path | None,
+    range_size: int,
     fmt: str,
     output: str | None,
     fail_on: str | None,
     config_path: Path | None,
 ) -> None:
     """Scan many repositories: SOURCES are clones, directories of clones, or files listing
-    paths or git URLs, one a line. Each repository is one task; a repository that fails is one
-    line on stderr, the run goes on, and the exit code is 2 when any failed.
+    paths or git URLs, one a line. A repository is a task, a local clone's history one task per
+    --range-size commits; a repository that fails is named with its reason on stderr and in
+    the JSON and SARIF reports, the run goes on, and the exit code is 2 when any failed.
 
     Findings are reported as PATH inside a directory named after the repository. Secrets are
     redacted where they are found: no worker sends one back whole.
@@ -83,7 +92,11 @@ def org(
         raise KeyguardError("no repository found in SOURCES")
     rules = _guard(lambda: resolve_rules(config))
     outcomes = _guard(
-        lambda: list(org_scan.run_org(tasks, shared, executor=executor, jobs=jobs, state=state)),
+        lambda: list(
+            org_scan.run_org(
+                tasks, shared, executor=executor, jobs=jobs, state=state, range_size=range_size
+            )
+        ),
         org_scan.SourceError,
     )
     failed = [outcome for outcome in outcomes if outcome.error is not None]
@@ -106,6 +119,21 @@ def org(
         threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
         failing = any(f.severity.rank >= threshold.rank for f in result.findings)
         sys.exit(EXIT_ERROR if failed else EXIT_FINDINGS if failing else EXIT_CLEAN)
+    if fmt == "json" and failed:  # the report says which repositories it lacks, and why
+        import json
+
+        from keyguard.report.json import to_dict
+
+        document = to_dict(result)
+        document["failed"] = [
+            {"repository": o.name, "reason": o.error} for o in sorted(failed, key=lambda o: o.name)
+        ]
+        with _output(output) as stream:
+            stream.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
+        sys.exit(EXIT_ERROR)
+        threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
+        failing = any(f.severity.rank >= threshold.rank for f in result.findings)
+        sys.exit(EXIT_ERROR if failed else EXIT_FINDINGS if failing else EXIT_CLEAN)
     try:
         _finish(result, config, fmt=fmt, output=output, fail_on=fail_on, show_secrets=False)
     except SystemExit:
@@ -124,10 +152,14 @@ def _sarif_runs(
 
     runs = []
     for outcome in sorted(outcomes, key=lambda o: o.name):
-        if outcome.error is not None:
-            continue
         location = roots.get(outcome.name, "")
         root = None if "://" in location or not location else Path(location)
-        runs.append((ScanResult(inside(outcome), rules=rules, revision=outcome.revision), root))
+        runs.append(
+            (
+                ScanResult(inside(outcome), rules=rules, revision=outcome.revision),
+                root,
+                outcome.error,
+            )
+        )
     with _output(output) as stream:
         _guard(lambda: write_runs(runs, stream))
