@@ -115,15 +115,7 @@ def test_a_repository_that_fails_is_one_line_and_the_run_goes_on(
     listing = tmp_path / "repos.txt"
     missing = (tmp_path / "gone.git").as_uri()
     listing.write_text(f"{missing}\n{(root / 'repo-03').as_uri()}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "keyguard", "org", str(listing), "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=120,
-    )
+    done = _org(tmp_path, str(listing), "--format", "json")
     assert done.returncode == 2, done.stderr
     failures = [line for line in done.stderr.splitlines() if "gone: clone failed" in line]
     assert len(failures) == 1
@@ -132,6 +124,21 @@ def test_a_repository_that_fails_is_one_line_and_the_run_goes_on(
     assert [f["path"] for f in report["findings"]] == ["repo-03/app/settings.py"]
     assert [entry["repository"] for entry in report["failed"]] == ["gone"]
     assert report["failed"][0]["reason"].startswith("clone failed")
+    console = _org(tmp_path, str(listing))
+    assert console.returncode == 2
+    assert console.stdout.splitlines()[-1].startswith("failed: gone: clone failed: ")
+
+
+def _org(cwd: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keyguard", "org", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=300,
+    )
 
 
 def _counting(calls: Path, task: RepoTask, config: Config | None) -> Outcome:
@@ -153,9 +160,9 @@ def test_a_resumed_run_does_no_repeated_work_and_a_new_commit_is_scanned(
     tasks = expand_sources([str(root)], history=True)[:4]
     state, calls, runner = _counted(tmp_path)
     first = _run(tasks, jobs=2, state=state, runner=runner)
-    assert len(list(calls.iterdir())) == 8  # each repository's tree, and its history's range
+    assert len(list(calls.iterdir())) == 4  # a short history is one range, with the tree
     again = _run(tasks, jobs=2, state=state, runner=runner)
-    assert len(list(calls.iterdir())) == 8  # nothing scanned twice
+    assert len(list(calls.iterdir())) == 4  # nothing scanned twice
     assert _report(again) == _report(first)
     # A new commit in one repository: its tree and the one new commit are scanned, no more.
     repo = root / "repo-00"
@@ -165,9 +172,8 @@ def test_a_resumed_run_does_no_repeated_work_and_a_new_commit_is_scanned(
     try:
         third = _run(tasks, jobs=2, state=state, runner=runner)
         ran = sorted(p.name.rsplit(".", 2)[0] for p in calls.iterdir())
-        assert len(ran) == 10
-        assert ran.count("repo-00.tree.None") == 2
-        assert ran.count(f"repo-00.range.{old_head}") == 1  # the new range: old HEAD..HEAD
+        assert len(ran) == 5
+        assert ran.count(f"repo-00.tree.{old_head}") == 1  # the tree, and old HEAD..HEAD
         assert ("repo-00/new.py", "KG101") in _found(third)
         assert _found(first) <= _found(third)
     finally:
@@ -275,11 +281,11 @@ def test_a_cancelled_run_keeps_what_finished_and_the_next_does_the_rest(
     run = run_org(tasks, None, jobs=1, state=state, runner=runner)
     finished = [next(run), next(run)]
     run.close()  # the job is cancelled after two repositories
-    # Each part (a tree, a range) is stored before its repository is handed on.
+    # Each part (the tree, its range alone too) is stored before its repository is handed on.
     assert len(list(state.rglob("*.task"))) == 4
     scanned = len(list(calls.iterdir()))  # those two, and any a worker had already started
     rest = _run(tasks, jobs=2, state=state, runner=runner)
-    assert len(list(calls.iterdir())) == scanned + 8  # the two stored are not scanned again
+    assert len(list(calls.iterdir())) == scanned + 4  # the two stored are not scanned again
     assert sorted(o.name for o in rest) == sorted(task.name for task in tasks)
     names = {task.name for task in tasks}
     assert {o.name for o in finished} <= names

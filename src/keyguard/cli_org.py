@@ -100,7 +100,7 @@ def org(
         org_scan.SourceError,
     )
     failed = [outcome for outcome in outcomes if outcome.error is not None]
-    for outcome in sorted(failed, key=lambda o: o.name):
+    for outcome in _by_name(failed):
         click.echo(f"keyguard: org: {outcome.name}: {outcome.error}", err=True)
     commits = [o.commits for o in outcomes if o.commits is not None]
     result = ScanResult(
@@ -125,9 +125,7 @@ def org(
         from keyguard.report.json import to_dict
 
         document = to_dict(result)
-        document["failed"] = [
-            {"repository": o.name, "reason": o.error} for o in sorted(failed, key=lambda o: o.name)
-        ]
+        document["failed"] = [{"repository": o.name, "reason": o.error} for o in _by_name(failed)]
         with _output(output) as stream:
             stream.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
         sys.exit(EXIT_ERROR)
@@ -138,8 +136,19 @@ def org(
         _finish(result, config, fmt=fmt, output=output, fail_on=fail_on, show_secrets=False)
     except SystemExit:
         if failed:
+            if fmt in ("console", "concise"):  # the report ends saying what it lacks
+                lines = "".join(f"failed: {o.name}: {o.error}\n" for o in _by_name(failed))
+                if output is None:
+                    click.echo(lines, nl=False)
+                else:
+                    with Path(output).open("a", encoding="utf-8") as stream:
+                        stream.write(lines)
             sys.exit(EXIT_ERROR)
         raise
+
+
+def _by_name(outcomes: list[Outcome]) -> list[Outcome]:
+    return sorted(outcomes, key=lambda o: o.name)
 
 
 def _sarif_runs(
@@ -151,7 +160,7 @@ def _sarif_runs(
     from keyguard.report.sarif import write_runs
 
     runs = []
-    for outcome in sorted(outcomes, key=lambda o: o.name):
+    for outcome in _by_name(outcomes):
         location = roots.get(outcome.name, "")
         root = None if "://" in location or not location else Path(location)
         runs.append(

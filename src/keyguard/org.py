@@ -55,9 +55,10 @@ class RepoTask:
     it to scan.
 
     `part` is `all` (the work tree, and with `history` every commit: one task per repository),
-    `tree` (the work tree alone, and whether HEAD still holds the secrets named in `recheck`,
-    (commit, path, fingerprint) of commit ranges stored before HEAD moved) or `range` (the
-    commits reachable from `until` and not from `since`; from the root when `since` is None).
+    `range` (the commits reachable from `until` and not from `since`; from the root when
+    `since` is None) or `tree` (the work tree, the last range, and whether HEAD still holds the
+    secrets named in `recheck`: (commit, path, fingerprint) of ranges stored before HEAD moved).
+    The tree goes with the last range so that a small repository is still one task.
     """
 
     name: str
@@ -73,9 +74,10 @@ class RepoTask:
 class Outcome:
     """What a task sends back: redacted findings and counts, or why the repository failed.
 
-    A `range` task's findings are its repository's (paths not yet under its name) with their
-    provenance in that range and the rule's message; `in_head` is a `tree` task's answer to
-    its `recheck`. `run_org` merges a repository's parts into one `all` outcome.
+    A `range` task's findings (a `tree` task's `past`) are its repository's, paths not yet
+    under its name, with their provenance in that range and the rule's message; `in_head` is
+    a `tree` task's answer to its `recheck`. `run_org` merges a repository's parts into one
+    `all` outcome.
     """
 
     name: str
@@ -86,6 +88,7 @@ class Outcome:
     revision: Revision | None = None  # the repository and the HEAD that was scanned
     task: RepoTask | None = None
     in_head: frozenset[str] = frozenset()
+    past: tuple[Finding, ...] = ()
 
 
 def _is_url(text: str) -> bool:
@@ -259,19 +262,22 @@ def scan_repository(task: RepoTask, config: Config | None) -> Outcome:
         else:
             config = replace(config, root=repository.top)
         rules = resolve_rules(config)
-        if task.part == "range":
-            revisions = [*([f"^{task.since}"] if task.since else []), str(task.until)]
-            past = gitscan.history(
+        past_range: tuple[Finding, ...] = ()
+        commits = None
+        if task.part != "all" and task.until is not None:
+            revisions = [*([f"^{task.since}"] if task.since else []), task.until]
+            walk = gitscan.history(
                 repository, config, revisions=revisions, rules=rules, annotated=False
             )
-            return Outcome(task.name, past.findings, commits=past.commits_scanned, task=task)
+            past_range, commits = walk.findings, walk.commits_scanned
+            if task.part == "range":
+                return Outcome(task.name, past_range, commits=commits, task=task)
         tree = scan([repository.top], config, jobs=1, display_root=repository.top, rules=rules)
         findings = list(tree.findings)
-        commits = None
         in_head: frozenset[str] = frozenset()
         if task.part == "tree" and task.recheck:
             in_head = frozenset(gitscan.still_in_head(repository, config, rules, task.recheck))
-        elif task.history:
+        elif task.part == "all" and task.history:
             head = repository.head()
             past = gitscan.history(
                 repository, config, revisions=[head] if head else [], rules=rules
@@ -286,6 +292,7 @@ def scan_repository(task: RepoTask, config: Config | None) -> Outcome:
             revision=repository.describe(),
             task=task,
             in_head=in_head,
+            past=past_range,
         )
     except (GitError, ConfigError) as error:
         return Outcome(task.name, error=str(error), task=task)
@@ -304,14 +311,16 @@ def _with_history(tree: Sequence[Finding], past: Sequence[Finding]) -> list[Find
 
 
 def join_parts(tree: Outcome, ranges: Sequence[Outcome]) -> Outcome:
-    """A repository's outcome from its `tree` part and its `range` parts (oldest first), as one
-    `all` task would have found it: a secret added in several ranges is one finding, located
-    where the oldest range put it, counting the commits of every range. Whether HEAD holds it
-    is the tree part's answer for ranges stored before HEAD moved, else the range's own."""
+    """A repository's outcome from its `tree` part (with the newest range) and its older
+    `range` parts (oldest first), as one `all` task would have found it: a secret added in
+    several ranges is one finding, located where the oldest range put it, counting the commits
+    of every range. Whether HEAD holds it is the tree part's answer for ranges stored before
+    HEAD moved, else the range's own."""
     from keyguard.gitscan import annotate
     from keyguard.provenance import Provenance
 
     rechecked = {fingerprint for _, _, fingerprint in tree.task.recheck} if tree.task else set()
+    ranges = [*ranges, Outcome(tree.name, tree.past, commits=tree.commits)]
     merged: dict[str, tuple[Finding, Provenance]] = {}
     for part in ranges:
         for finding in part.findings:
@@ -338,6 +347,7 @@ def join_parts(tree: Outcome, ranges: Sequence[Outcome]) -> Outcome:
         commits=commits,
         task=replace(tree.task, part="all") if tree.task else None,
         in_head=frozenset(),
+        past=(),
     )
 
 
@@ -408,6 +418,10 @@ def run_org(
     else:
         outcomes = _run_dask(pending, config, executor, jobs, runner)
     for outcome, (number, place, key) in outcomes:
+        if outcome.error is None and outcome.task is not None and outcome.task.part == "tree":
+            # The last range, stored alone too: after a new commit it is an older range.
+            last = Outcome(outcome.name, outcome.past, commits=outcome.commits, task=outcome.task)
+            _store(state, state_key(replace(outcome.task, part="range"), None, digest), last)
         if outcome.error is None:
             _store(state, key, outcome)
         done[number][place] = outcome
@@ -416,8 +430,8 @@ def run_org(
 
 
 def _parts(task: RepoTask, state: Path | None, digest: str, size: int) -> list[RepoTask]:
-    """The tasks one repository is scanned in: its tree, then its history's ranges (oldest
-    first), for a local clone's history; else the one task it is."""
+    """The tasks one repository is scanned in: its tree with the newest range, then the older
+    ranges (oldest first), for a local clone's history; else the one task it is."""
     if not task.history or size <= 0 or _is_url(task.location):
         return [task]
     known: set[str] = set()
@@ -429,8 +443,8 @@ def _parts(task: RepoTask, state: Path | None, digest: str, size: int) -> list[R
     ranges = plan_ranges(Path(task.location), size, frozenset(known))
     if not ranges:  # no commits yet, or not a repository: the one task says why
         return [task]
-    tree = replace(task, part="tree")
-    return [tree, *(replace(task, part="range", since=a, until=b) for a, b in ranges)]
+    tree = replace(task, part="tree", since=ranges[-1][0], until=ranges[-1][1])
+    return [tree, *(replace(task, part="range", since=a, until=b) for a, b in ranges[:-1])]
 
 
 def _joined(parts: Sequence[RepoTask], outcomes: dict[int, Outcome]) -> Outcome:
@@ -439,9 +453,9 @@ def _joined(parts: Sequence[RepoTask], outcomes: dict[int, Outcome]) -> Outcome:
     failed = next((o for o in ordered if o.error is not None), None)
     if failed is not None:
         return replace(failed, findings=(), task=parts[0])
-    if len(ordered) == 1:
+    if parts[0].part != "tree":
         return ordered[0]
-    return join_parts(ordered[0], ordered[1:])
+    return join_parts(ordered[0], ordered[1:])  # the tree's range is the newest
 
 
 def _load(state: Path | None, key: str | None) -> Outcome | None:
