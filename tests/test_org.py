@@ -378,6 +378,15 @@ def test_split_history_reports_exactly_what_one_task_does(merged_history: Path) 
     assert "big/branch.py" in messages
 
 
+@pytest.mark.slow
+@pytest.mark.dask
+@skip_without_dask
+def test_ranges_on_dask_are_futures_and_merge_as_locally(merged_history: Path) -> None:
+    tasks = expand_sources([str(merged_history)], history=True)
+    on_dask = _run(tasks, executor="dask-local", jobs=2, range_size=4)
+    assert _everything(on_dask) == _everything(_run(tasks, jobs=1, range_size=0))
+
+
 def test_ranges_stored_before_head_moved_are_asked_again_about_head(
     tmp_path: Path, merged_history: Path
 ) -> None:

@@ -47,12 +47,12 @@ __all__ = ["org"]
 @click.option(
     "--state",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Record finished repositories here; a re-run scans only what is left or new.",
+    help="Record finished tasks here; a re-run scans only what is left or new.",
 )
 @click.option(
     "--range-size",
     type=click.IntRange(min=0),
-    default=500,
+    default=500,  # org.DEFAULT_RANGE_SIZE, not imported: `keyguard scan` must not load org
     show_default=True,
     help="Commits per history task (0: a repository's whole history is one task).",
 )
@@ -75,7 +75,7 @@ def org(
     """Scan many repositories: SOURCES are clones, directories of clones, or files listing
     paths or git URLs, one a line. A repository is a task, a local clone's history one task per
     --range-size commits; a repository that fails is named with its reason on stderr and in
-    the JSON and SARIF reports, the run goes on, and the exit code is 2 when any failed.
+    the report, the run goes on, and the exit code is 2 when any failed.
 
     Findings are reported as PATH inside a directory named after the repository. Secrets are
     redacted where they are found: no worker sends one back whole.
