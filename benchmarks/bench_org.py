@@ -12,6 +12,10 @@ reported. The per-task overhead is measured the same way over ``--repos`` one-co
 repositories holding one empty file: wall time over the number of tasks (for dask-local the
 LocalCluster's start is included once, and printed alone too).
 
+``--big N`` (default 5000; 0 skips it) also builds one repository of N commits and scans its
+history on local processes, ``--jobs`` of them, whole (``--range-size 0``: one task) and split
+into ranges of ``--range-size`` commits: does splitting one big history pay on these cores?
+
 No key-shaped literal appears in this file: secrets come from ``bench_throughput.make_secret``.
 """
 
@@ -94,11 +98,14 @@ def _empty(root: Path, number: int) -> int:
     return 0
 
 
-def run(root: Path, executor: str, jobs: int) -> tuple[float, dict[str, object]]:
+def run(
+    root: Path, executor: str, jobs: int, range_size: int = 500
+) -> tuple[float, dict[str, object]]:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "report.json"
         command = [*KEYGUARD, "org", str(root), "--history", "--executor", executor]
-        command += ["--jobs", str(jobs), "--format", "json", "-o", str(out)]
+        command += ["--jobs", str(jobs), "--range-size", str(range_size)]
+        command += ["--format", "json", "-o", str(out)]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - started
@@ -124,7 +131,13 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--corpus", type=Path, default=HERE / "corpus" / "org")
+    parser.add_argument("--range-size", type=int, default=500)
+    parser.add_argument("--big", type=int, default=5000)
+    parser.add_argument("--skip-many", action="store_true", help="only the --big measurement")
     arguments = parser.parse_args()
+    missed = big(arguments.corpus, arguments.big, arguments.jobs, arguments.range_size)
+    if arguments.skip_many:
+        sys.exit(1 if missed else 0)
     jobs, repos, commits = arguments.jobs, arguments.repos, arguments.commits
     tree = arguments.corpus / f"{repos}x{commits}"
     empty = arguments.corpus / f"{repos}x0"
@@ -135,9 +148,8 @@ def main() -> None:
         f"corpus: {repos} repositories x {commits} commits ({time.perf_counter() - started:.1f} s)"
     )
     rows = []
-    missed = False
     for executor in ("local", "dask-local"):
-        seconds, report = run(tree, executor, jobs)
+        seconds, report = run(tree, executor, jobs, arguments.range_size)
         summary = report["summary"]
         assert isinstance(summary, dict)
         found = int(summary["findings"])
@@ -158,6 +170,33 @@ def main() -> None:
     print(table(headers, rows))
     print(f"dask-local: LocalCluster start and stop alone {cluster_start(jobs):.1f} s")
     sys.exit(1 if missed else 0)
+
+
+def big(corpus: Path, commits: int, jobs: int, range_size: int) -> bool:
+    """One repository of `commits` commits, whole and split; True if a planted key was missed."""
+    if commits <= 0:
+        return False
+    root = corpus / f"big-{commits}"
+    marker = root / "done"
+    if not (marker.exists() and marker.read_text() == str(commits)):
+        subprocess.run(["rm", "-rf", str(root)], check=True)
+        build_repository(root / "big", commits, random.Random(13))
+        marker.write_text(str(commits))
+    rows = []
+    missed = False
+    for size in (0, range_size):
+        seconds, report = run(root, "local", jobs, size)
+        summary = report["summary"]
+        assert isinstance(summary, dict)
+        missed |= int(summary["findings"]) != 2
+        tasks = -(-commits // size) if size else 1  # the tree goes with the newest range
+        label = f"{size} ({tasks} tasks)" if size else "0 (whole, 1 task)"
+        rows.append(
+            [label, jobs, f"{seconds:.1f}", f"{commits / seconds:.0f}", summary["findings"]]
+        )
+    print(f"one repository of {commits} commits, local processes:")
+    print(table(["--range-size", "jobs", "wall s", "commits/s", "keys"], rows))
+    return missed
 
 
 if __name__ == "__main__":

@@ -47,7 +47,14 @@ __all__ = ["org"]
 @click.option(
     "--state",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Record finished repositories here; a re-run scans only what is left or new.",
+    help="Record finished tasks here; a re-run scans only what is left or new.",
+)
+@click.option(
+    "--range-size",
+    type=click.IntRange(min=0),
+    default=500,  # org.DEFAULT_RANGE_SIZE, not imported: `keyguard scan` must not load org
+    show_default=True,
+    help="Commits per history task (0: a repository's whole history is one task).",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="console", show_default=True)
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
@@ -59,14 +66,16 @@ def org(
     jobs: int | None,
     history: bool,
     state: Path | None,
+    range_size: int,
     fmt: str,
     output: str | None,
     fail_on: str | None,
     config_path: Path | None,
 ) -> None:
     """Scan many repositories: SOURCES are clones, directories of clones, or files listing
-    paths or git URLs, one a line. Each repository is one task; a repository that fails is one
-    line on stderr, the run goes on, and the exit code is 2 when any failed.
+    paths or git URLs, one a line. A repository is a task, a local clone's history one task per
+    --range-size commits; a repository that fails is named with its reason on stderr and in
+    the report, the run goes on, and the exit code is 2 when any failed.
 
     Findings are reported as PATH inside a directory named after the repository. Secrets are
     redacted where they are found: no worker sends one back whole.
@@ -83,11 +92,15 @@ def org(
         raise KeyguardError("no repository found in SOURCES")
     rules = _guard(lambda: resolve_rules(config))
     outcomes = _guard(
-        lambda: list(org_scan.run_org(tasks, shared, executor=executor, jobs=jobs, state=state)),
+        lambda: list(
+            org_scan.run_org(
+                tasks, shared, executor=executor, jobs=jobs, state=state, range_size=range_size
+            )
+        ),
         org_scan.SourceError,
     )
     failed = [outcome for outcome in outcomes if outcome.error is not None]
-    for outcome in sorted(failed, key=lambda o: o.name):
+    for outcome in _by_name(failed):
         click.echo(f"keyguard: org: {outcome.name}: {outcome.error}", err=True)
     commits = [o.commits for o in outcomes if o.commits is not None]
     result = ScanResult(
@@ -106,12 +119,36 @@ def org(
         threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
         failing = any(f.severity.rank >= threshold.rank for f in result.findings)
         sys.exit(EXIT_ERROR if failed else EXIT_FINDINGS if failing else EXIT_CLEAN)
+    if fmt == "json" and failed:  # the report says which repositories it lacks, and why
+        import json
+
+        from keyguard.report.json import to_dict
+
+        document = to_dict(result)
+        document["failed"] = [{"repository": o.name, "reason": o.error} for o in _by_name(failed)]
+        with _output(output) as stream:
+            stream.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
+        sys.exit(EXIT_ERROR)
+        threshold = Severity.parse(fail_on) if fail_on else (config.fail_on or Severity.WARNING)
+        failing = any(f.severity.rank >= threshold.rank for f in result.findings)
+        sys.exit(EXIT_ERROR if failed else EXIT_FINDINGS if failing else EXIT_CLEAN)
     try:
         _finish(result, config, fmt=fmt, output=output, fail_on=fail_on, show_secrets=False)
     except SystemExit:
         if failed:
+            if fmt in ("console", "concise"):  # the report ends saying what it lacks
+                lines = "".join(f"failed: {o.name}: {o.error}\n" for o in _by_name(failed))
+                if output is None:
+                    click.echo(lines, nl=False)
+                else:
+                    with Path(output).open("a", encoding="utf-8") as stream:
+                        stream.write(lines)
             sys.exit(EXIT_ERROR)
         raise
+
+
+def _by_name(outcomes: list[Outcome]) -> list[Outcome]:
+    return sorted(outcomes, key=lambda o: o.name)
 
 
 def _sarif_runs(
@@ -123,11 +160,15 @@ def _sarif_runs(
     from keyguard.report.sarif import write_runs
 
     runs = []
-    for outcome in sorted(outcomes, key=lambda o: o.name):
-        if outcome.error is not None:
-            continue
+    for outcome in _by_name(outcomes):
         location = roots.get(outcome.name, "")
         root = None if "://" in location or not location else Path(location)
-        runs.append((ScanResult(inside(outcome), rules=rules, revision=outcome.revision), root))
+        runs.append(
+            (
+                ScanResult(inside(outcome), rules=rules, revision=outcome.revision),
+                root,
+                outcome.error,
+            )
+        )
     with _output(output) as stream:
         _guard(lambda: write_runs(runs, stream))

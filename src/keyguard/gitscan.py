@@ -39,7 +39,7 @@ from keyguard.git import (
 from keyguard.models import Finding, Location, Rule, ScanResult, Skipped
 from keyguard.provenance import Commit, Provenance
 
-__all__ = ["changed_since", "history", "staged"]
+__all__ = ["annotate", "changed_since", "history", "staged", "still_in_head"]
 
 
 def staged(
@@ -124,6 +124,7 @@ def history(
     follow: bool = False,
     show_secrets: bool = False,
     rules: Sequence[Rule] | None = None,
+    annotated: bool = True,
 ) -> ScanResult:
     """Scan the lines each commit of `revisions` added (`git log` arguments: commit ids, `A..B`,
     `^A`, `--all`), with the rules, filters and suppressions of a file scan.
@@ -131,7 +132,9 @@ def history(
     The same secret in the same file is one finding however many commits added it, located as
     the oldest of them (the last that `git log` lists) put it there, with that commit, the count
     and whether HEAD still holds the secret anywhere. Paths are those in that commit, relative to
-    the repository's top. Merges count the lines that are new against every parent.
+    the repository's top. Merges count the lines that are new against every parent. Without
+    `annotated` messages stay the rule's: `keyguard org` merges the provenance of commit ranges
+    first, then words it with `annotate`.
     """
     selected = tuple(rules) if rules is not None else resolve_rules(config)
     if not revisions:  # nothing committed yet
@@ -173,7 +176,9 @@ def history(
                 for finding, secret in _new_findings(item, plan, blobs, skipped):
                     _remember(seen, finding, secret, commit)
     in_head = _still_in_head(repository, [entry.secret for entry in seen.values()])
-    findings = [_with_provenance(entry, entry.secret in in_head) for entry in seen.values()]
+    findings = [
+        _with_provenance(entry, entry.secret in in_head, annotated) for entry in seen.values()
+    ]
     return ScanResult(
         findings=tuple(sorted(findings, key=report_order)),
         skipped=tuple(sorted(skipped, key=lambda s: (s.path, s.reason))),
@@ -359,13 +364,42 @@ def _still_in_head(repository: Repository, secrets: Sequence[str]) -> set[str]:
     return {secret for secret in wanted if any(secret in match for match in matched)}
 
 
-def _with_provenance(entry: _Seen, in_head: bool) -> Finding:
+def _with_provenance(entry: _Seen, in_head: bool, annotated: bool) -> Finding:
     provenance = Provenance(entry.commit, entry.commits, in_head)
-    return replace(
-        entry.finding,
-        message=_message(entry.finding, provenance),
-        provenance=provenance,
-    )
+    if not annotated:
+        return replace(entry.finding, provenance=provenance)
+    return annotate(entry.finding, provenance)
+
+
+def annotate(finding: Finding, provenance: Provenance) -> Finding:
+    """A history finding (its message still the rule's) with where it came from."""
+    return replace(finding, message=_message(finding, provenance), provenance=provenance)
+
+
+def still_in_head(
+    repository: Repository,
+    config: Config,
+    rules: Sequence[Rule],
+    wanted: Iterable[tuple[str, str, str]],
+) -> set[str]:
+    """Which of the findings named by (commit, path, fingerprint) HEAD still holds anywhere.
+
+    For `keyguard org`: a commit range scanned before HEAD moved said "in HEAD" of the HEAD it
+    saw. The secret is found again in the blob that commit gave the path, so it never has to
+    leave the worker that scanned it.
+    """
+    plan = plan_for(config, rules, show_secrets=False)
+    secrets: dict[str, str] = {}
+    with Blobs(repository, config.max_file_size) as reader:
+        for commit, path, fingerprint in wanted:
+            blob = repository.git("rev-parse", "--verify", "--quiet", f"{commit}:{path}", ok=(0, 1))
+            for finding, secret in _scan_blob(
+                blob.decode().strip() or None, path, plan, reader, None
+            ):
+                if finding.fingerprint == fingerprint:
+                    secrets[fingerprint] = secret
+    in_head = _still_in_head(repository, list(secrets.values()))
+    return {fingerprint for fingerprint, secret in secrets.items() if secret in in_head}
 
 
 def _message(finding: Finding, provenance: Provenance) -> str:

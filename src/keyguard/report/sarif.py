@@ -279,11 +279,23 @@ def write(result: ScanResult, stream: IO[str], *, root: PurePath | None = None) 
     stream.write(json.dumps(to_sarif(result, root=root), indent=2, ensure_ascii=True) + "\n")
 
 
-def write_runs(results: Sequence[tuple[ScanResult, PurePath | None]], stream: IO[str]) -> None:
-    """One SARIF log with one run per (result, root): `keyguard org`'s report, one run per
-    repository, each with its own `%SRCROOT%` and version control provenance, as code scanning
-    expects of a repository's results."""
-    logs = [to_sarif(result, root=root) for result, root in results]
+def write_runs(
+    results: Sequence[tuple[ScanResult, PurePath | None, str | None]], stream: IO[str]
+) -> None:
+    """One SARIF log with one run per (result, root, error): `keyguard org`'s report, one run
+    per repository, each with its own `%SRCROOT%` and version control provenance, as code
+    scanning expects of a repository's results. A repository that could not be scanned (its
+    error given) has a run whose invocation failed, with the reason as a notification."""
+    logs = []
+    for result, root, error in results:
+        log = to_sarif(result, root=root)
+        if error is not None:
+            invocation = log["runs"][0]["invocations"][0]
+            invocation["executionSuccessful"] = False
+            invocation["toolExecutionNotifications"] = [
+                {"level": "error", "message": {"text": error}}
+            ]
+        logs.append(log)
     if not logs:
         logs = [to_sarif(ScanResult(()))]
     combined = {**logs[0], "runs": [run for log in logs for run in log["runs"]]}
