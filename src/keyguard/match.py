@@ -280,6 +280,7 @@ def _python_needs_parse(hits: Iterable[Hit], index: LineIndex) -> bool:
 def _python_hits(
     data: bytes,
     lowered: bytes,
+    present: frozenset[bytes],
     rules: Sequence[Rule],
     path: str,
     index: LineIndex,
@@ -299,11 +300,11 @@ def _python_hits(
     text_hits: list[Hit] | None = None
     if any(_split_key_prefix(lowered, rule.keywords) for rule in plain if _joins_literals(rule)):
         checked = [rule for rule in rules if _is_text_rule(rule) and not _is_plain_key_rule(rule)]
-        hits: list[Hit] = scan_text(data, checked, path, index, lowered) if checked else []
+        hits: list[Hit] = scan_text(data, checked, path, index, lowered, present) if checked else []
         parsed_rules = [rule for rule in rules if rule not in checked]
         needs_parse = True
     else:
-        text_hits = scan_text(data, rules, path, index, lowered)
+        text_hits = scan_text(data, rules, path, index, lowered, present)
         hits = [hit for hit in text_hits if _is_text_rule(hit.rule)]
         parsed_rules = [rule for rule in rules if not _is_text_rule(rule)]
         needs_parse = bool(parsed_rules) and _python_needs_parse(
@@ -316,7 +317,7 @@ def _python_hits(
         if parsed is None:
             logger(__name__).debug("%s: not valid Python, scanned as text", path)
             if text_hits is None:
-                text_hits = scan_text(data, rules, path, index, lowered)
+                text_hits = scan_text(data, rules, path, index, lowered, present)
             return text_hits
         hits.extend(parsed)
     return hits
@@ -342,14 +343,14 @@ def match_file(
     index = LineIndex(data)
     parses: list[tuple[str, float]] = []
     if python:
-        hits = _python_hits(data, lowered, rules, path, index, parses)
+        hits = _python_hits(data, lowered, present, rules, path, index, parses)
         if any(hit.rule.kind == "oauth" for hit in hits):
             from keyguard.python import string_statement_lines
 
             prose = string_statement_lines(data, parses)
             hits = [hit for hit in hits if hit.rule.kind != "oauth" or hit.line not in prose]
     else:
-        hits = scan_text(data, rules, path, index, lowered)
+        hits = scan_text(data, rules, path, index, lowered, present)
     stats = _stats(parses)
     if not python:  # Python files had their rules narrowed to their context already
         hits = _in_context(hits, data, path, plan, index)

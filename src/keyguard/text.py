@@ -265,14 +265,28 @@ REACH_BEFORE = 256
 REACH_AFTER = 2048
 
 
-def keyword_windows(lowered: bytes, keywords: Sequence[bytes]) -> list[tuple[int, int]]:
-    """Merged byte ranges around every occurrence of the keywords in the lowercased data."""
+def keyword_windows(
+    lowered: bytes, keywords: Sequence[bytes], found: dict[bytes, list[int]] | None = None
+) -> list[tuple[int, int]]:
+    """Merged byte ranges around every occurrence of the keywords in the lowercased data.
+
+    `found` remembers each keyword's positions for the other rules of the same file: rules
+    share keywords (`sk_live_` is KG101's and KG201's), and on a multi-megabyte bundle every
+    search for a keyword is a pass over the whole file.
+    """
     starts: list[int] = []
     for keyword in keywords:
+        if found is not None and keyword in found:
+            starts.extend(found[keyword])
+            continue
+        positions = []
         position = lowered.find(keyword)
         while position != -1:
-            starts.append(position)
+            positions.append(position)
             position = lowered.find(keyword, position + 1)
+        if found is not None:
+            found[keyword] = positions
+        starts.extend(positions)
     windows: list[tuple[int, int]] = []
     for position in sorted(starts):
         start, end = max(0, position - REACH_BEFORE), position + REACH_AFTER
@@ -289,16 +303,24 @@ def scan_text(
     path: str,
     index: LineIndex,
     lowered: bytes | None = None,
+    present: frozenset[bytes] | None = None,
 ) -> list[Hit]:
-    """Every hit of `rules` in `data`; endpoint rules only where the URL is used as one."""
+    """Every hit of `rules` in `data`; endpoint rules only where the URL is used as one.
+
+    `present`, the keywords the prefilter found in the whole file, spares a search for each
+    keyword it did not find.
+    """
     hits: list[Hit] = []
     lowered = data.lower() if lowered is None else lowered
     endpoint_file = not is_prose_file(path)
     regions = Regions(data)
+    found: dict[bytes, list[int]] = {}
+    if present is not None:
+        found = {kw: [] for rule in rules for kw in rule.keywords if kw not in present}
     for rule in rules:
         if rule.code_only and not endpoint_file:
             continue
-        for window_start, window_end in keyword_windows(lowered, rule.keywords):
+        for window_start, window_end in keyword_windows(lowered, rule.keywords, found):
             for match in rule.pattern.finditer(data, window_start, window_end):
                 hit = _hit(rule, match, data, index, path, regions)
                 if hit is not None:
