@@ -38,6 +38,9 @@ HERE = Path(__file__).resolve().parent
 KEYGUARD = [sys.executable, "-m", "keyguard"]
 
 
+SHAPE = "loopback-endpoint-per-commit"  # cached corpora of another shape are rebuilt
+
+
 def _blob(text: str) -> bytes:
     data = text.encode()
     return b"data %d\n%s\n" % (len(data), data)
@@ -53,6 +56,9 @@ def build_repository(path: Path, commits: int, rng: random.Random) -> int:
     for number in range(1, commits + 1):
         name = f"pkg/module_{rng.randrange(40)}.py"
         lines = [f"def handler_{number}_{n}(value):\n    return value + {n}\n" for n in range(8)]
+        # Every added line set holds rule keywords whose patterns match (a loopback endpoint),
+        # so each changed file takes the expensive path: a whole-blob scan, not the shortcut.
+        lines.append(f'LOCAL_API = "http://localhost:8000/v1/handler_{number}"\n')
         stream += b"commit refs/heads/main\n"
         stream += b"committer bench <bench@example.invalid> %d +0000\n" % (when + number)
         stream += _blob(f"commit {number}")
@@ -74,7 +80,7 @@ def build_repository(path: Path, commits: int, rng: random.Random) -> int:
 
 def build(root: Path, repos: int, commits: int) -> int:
     marker = root / "done"
-    if marker.exists() and marker.read_text() == f"{repos} {commits}":
+    if marker.exists() and marker.read_text() == f"{repos} {commits} {SHAPE}":
         return repos * 2
     subprocess.run(["rm", "-rf", str(root)], check=True)
     rng = random.Random(13)
@@ -82,7 +88,7 @@ def build(root: Path, repos: int, commits: int) -> int:
         build_repository(root / f"repo-{n:04d}", commits, rng) if commits else _empty(root, n)
         for n in range(repos)
     )
-    marker.write_text(f"{repos} {commits}")
+    marker.write_text(f"{repos} {commits} {SHAPE}")
     return planted
 
 
@@ -178,10 +184,10 @@ def big(corpus: Path, commits: int, jobs: int, range_size: int) -> bool:
         return False
     root = corpus / f"big-{commits}"
     marker = root / "done"
-    if not (marker.exists() and marker.read_text() == str(commits)):
+    if not (marker.exists() and marker.read_text() == f"{commits} {SHAPE}"):
         subprocess.run(["rm", "-rf", str(root)], check=True)
         build_repository(root / "big", commits, random.Random(13))
-        marker.write_text(str(commits))
+        marker.write_text(f"{commits} {SHAPE}")
     rows = []
     missed = False
     for size in (0, range_size):
