@@ -877,7 +877,12 @@ STRING_OPENING = re.compile(r"""[A-Za-z]{0,2}(?:\"\"\"|'''|"|')""")
 # (`"""\` at the end of a line) and the seams of implicit concatenation (`"" "http://..."`).
 VALUELESS = re.compile(r"""(?:\\(?:\r\n?|\n)|["']+\s*[A-Za-z]{0,2}["']+)*""")
 # Methods whose string arguments are matched against a URL, not fetched.
-URL_MATCHERS = frozenset({"startswith", "endswith", "removeprefix", "removesuffix"})
+# str methods whose arguments are matched against text, never requested: a prefix checked,
+# a separator split on (`profile_url.split("http://host/user/")`), a substring searched for.
+URL_MATCHERS = frozenset(
+    {"startswith", "endswith", "removeprefix", "removesuffix", "split", "rsplit", "partition"}
+    | {"rpartition", "find", "rfind", "index", "rindex", "count", "strip", "lstrip", "rstrip"}
+)
 # Line breaks as CPython counts them, for finding the lines that hold a keyword.
 NEWLINE_BYTES = re.compile(rb"\r\n?|\n")
 
@@ -1241,8 +1246,10 @@ class _EndpointFinder:
                     self.quiet.add(id(value))
 
     def _on_call(self, node: ast.Call) -> None:
-        if isinstance(node.func, ast.Attribute) and node.func.attr in URL_MATCHERS:
-            for argument in node.args:  # `url.startswith("http://…")`: a prefix matched
+        if isinstance(node.func, ast.Attribute) and node.func.attr in URL_MATCHERS | {"replace"}:
+            # `url.startswith("http://…")`: a prefix matched; `.replace(old, new)`: only `old`
+            arguments = node.args[:1] if node.func.attr == "replace" else node.args
+            for argument in arguments:
                 elements = argument.elts if isinstance(argument, ast.Tuple) else ()
                 for value in (argument, *elements):
                     if _is_ast_string(value):

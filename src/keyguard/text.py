@@ -66,6 +66,9 @@ NOT_AN_ENDPOINT_BEFORE = lazy_compile(
     (?: xmlns(?::[\w.-]+)? | (?:\b|:)(?:noNamespace)?schemaLocation
       | rdf:(?:about|resource) | itemtype
       | ["']@(?:context|id|type|vocab)["'] | ["']\$(?:schema|id)["'] ) \s*[:=]\s*["']?[^"']*$
+    | \.(?:startsWith|endsWith|startswith|endswith|indexOf|lastIndexOf|includes|split|replace
+        |replaceAll|removeprefix|removesuffix)\(\s*["'`]$
+    | \bstrings\.(?:HasPrefix|HasSuffix|Contains|TrimPrefix|TrimSuffix)\(\s*[\w.]+\s*,\s*["'`]$
     | <!DOCTYPE\b.*$
     | <a\b[^>]*\bhref\s*=\s*["']?$
     | <meta\b[^>]*$
