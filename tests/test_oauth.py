@@ -137,7 +137,9 @@ def test_a_user_rule_can_check_its_own_providers_scopes(tmp_path: Path) -> None:
 def test_a_check_for_another_kind_of_rule_is_a_clear_error(tmp_path: Path) -> None:
     from keyguard.ruleset import RuleError, parse_rules
 
-    with pytest.raises(RuleError, match="'check' of a secret rule must be one of: bearer-literal"):
+    with pytest.raises(
+        RuleError, match="'check' of a rule of kind secret must be one of: bearer-literal"
+    ):
         parse_rules(
             '[[rule]]\nid="KG999"\nname="x"\nseverity="error"\nsummary="s"\ndescription="d"\n'
             'remediation="r"\nkeywords=["x"]\ncheck="missing-state"\npattern="(?P<secret>x)"\n',

@@ -182,7 +182,7 @@ def parse_rule(table: Mapping[str, Any], origin: str, *, check_pattern: bool = T
     check = table.get("check")
     if check is not None and CHECKS.get(check) != kind:
         fitting = ", ".join(name for name, of in CHECKS.items() if of == kind) or "none"
-        raise RuleError(f"{where}: 'check' of a {kind} rule must be one of: {fitting}")
+        raise RuleError(f"{where}: 'check' of a rule of kind {kind} must be one of: {fitting}")
     values = _strings(table.get("values", []), where, "values")
     hosts = tuple(host.lower() for host in _strings(table.get("hosts", []), where, "hosts"))
     if check == "unknown-scope" and not values:
