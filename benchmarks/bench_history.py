@@ -41,7 +41,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from _common import reuse_or_build, table
 from bench_throughput import (
@@ -156,6 +156,20 @@ def _line_of(file: File, value: str) -> int:
     return text.count("\n", 0, text.index(value)) + 1
 
 
+def _write_commit(out: IO[bytes], number: int, ops: list[bytes], rng: random.Random) -> None:
+    """One fast-import commit on main: a drawn author, one hour after the commit before."""
+    author = rng.choice(AUTHORS)
+    who = f"{author} <{author.split()[0].lower()}@example.invalid> {START + number * 3600} +0000"
+    message = f"change {number}\n".encode()
+    out.write(
+        f"commit refs/heads/main\nmark :{number}\nauthor {who}\ncommitter {who}\n".encode()
+        + f"data {len(message)}\n".encode()
+        + message
+        + b"".join(ops)
+        + b"\n"
+    )
+
+
 def generate(repo: Path, *, commits: int, files: int, keys: int, seed: int) -> dict[str, Any]:
     """Write the history into a new repository at `repo`; return its manifest."""
     rng = random.Random(seed)
@@ -230,18 +244,7 @@ def generate(repo: Path, *, commits: int, files: int, keys: int, seed: int) -> d
             blob_bytes += len(data)
             paths_touched.add(file.path)
             ops.append(f"M 100644 inline {file.path}\ndata {len(data)}\n".encode() + data + b"\n")
-        author = rng.choice(AUTHORS)
-        who = (
-            f"{author} <{author.split()[0].lower()}@example.invalid> {START + number * 3600} +0000"
-        )
-        message = f"change {number}\n".encode()
-        out.write(
-            f"commit refs/heads/main\nmark :{number}\nauthor {who}\ncommitter {who}\n".encode()
-            + f"data {len(message)}\n".encode()
-            + message
-            + b"".join(ops)
-            + b"\n"
-        )
+        _write_commit(out, number, ops, rng)
         if number % TAG_EVERY == 0:
             out.write(f"reset refs/tags/c{number}\nfrom :{number}\n\n".encode())
     out.close()
@@ -346,18 +349,7 @@ def generate_comments(
             data = "".join(text).encode("utf-8")
             blob_bytes += len(data)
             ops.append(f"M 100644 inline {path}\ndata {len(data)}\n".encode() + data + b"\n")
-        author = rng.choice(AUTHORS)
-        who = (
-            f"{author} <{author.split()[0].lower()}@example.invalid> {START + number * 3600} +0000"
-        )
-        message = f"change {number}\n".encode()
-        out.write(
-            f"commit refs/heads/main\nmark :{number}\nauthor {who}\ncommitter {who}\n".encode()
-            + f"data {len(message)}\n".encode()
-            + message
-            + b"".join(ops)
-            + b"\n"
-        )
+        _write_commit(out, number, ops, rng)
     out.close()
     if importer.wait() != 0:
         raise SystemExit("git fast-import failed")

@@ -63,10 +63,10 @@ def test_state_pkce_server_exchange_and_variables_are_not_reported(
 ) -> None:
     lines = {(f.location.path, f.location.line) for f in findings}
     assert ("public/js/login.js", 20) not in lines  # state set two lines below
-    assert ("src/components/Orders.tsx", 23) not in lines  # PKCE code_challenge
-    assert ("src/components/Orders.tsx", 33) not in lines  # PKCE exchange, no secret
+    assert ("src/components/Orders.tsx", 22) not in lines  # PKCE code_challenge
+    assert ("src/components/Orders.tsx", 32) not in lines  # PKCE exchange, no secret
     assert ("app/oauth.py", 28) not in lines  # urlencode with state
-    assert ("app/oauth.py", 37) not in lines  # exchange on a server
+    assert ("app/oauth.py", 38) not in lines  # exchange on a server
     assert ("app/oauth.py", 16) not in lines  # loopback redirect (RFC 8252)
     assert not any(f.location.path == "server/token.js" for f in findings)
     assert ("web/login.html", 5) not in lines  # the page's text
@@ -145,6 +145,12 @@ def test_a_check_for_another_kind_of_rule_is_a_clear_error(tmp_path: Path) -> No
             'remediation="r"\nkeywords=["x"]\ncheck="missing-state"\npattern="(?P<secret>x)"\n',
             "x.toml",
         )
+
+
+def test_every_check_a_rule_may_name_is_implemented() -> None:
+    from keyguard import oauth, ruleset
+
+    assert set(ruleset.CHECKS) == set(oauth.CHECKS)
 
 
 def test_vendored_code_is_counted_not_reported(tmp_path: Path) -> None:

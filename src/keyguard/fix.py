@@ -29,6 +29,7 @@ from keyguard.atomic import replace_atomically
 from keyguard.context import is_client_side, suffix_of
 from keyguard.discover import discover
 from keyguard.engine import plan_for, resolve_rules, scan_source
+from keyguard.filters import KEY_PREFIX
 from keyguard.models import Finding, Location, Source
 from keyguard.redact import redact, redact_text
 
@@ -209,22 +210,28 @@ def rule_fallback(rule_name: str) -> str:
     return "KEYGUARD_" + re.sub(r"[^A-Za-z0-9]+", "_", rule_name).upper()
 
 
-# A provider key in a bearer header (KG104) is named for the key, as KG101-KG103 would name it.
-KEY_NAMES = (
-    ("sk_live_", "KEYGUARD_LIVE_SECRET_KEY"),
-    ("sk_test_", "KEYGUARD_TEST_SECRET_KEY"),
-    ("rk_", "KEYGUARD_RESTRICTED_KEY"),
-)
-
-
 def fallback_name(finding: Finding, secret: str) -> str:
-    """The name a literal gets when nothing in the code names it well."""
-    if finding.rule.check == "bearer-literal":
-        for prefix, name in KEY_NAMES:
-            if secret.startswith(prefix):
-                return name
-        return "KEYGUARD_BEARER_TOKEN"
-    return rule_fallback(finding.rule.name)
+    """The name a literal gets when nothing in the code names it well.
+
+    A provider key in a bearer header (KG104) is named for the key rule whose keyword starts
+    it (`sk_live_…` -> KG101's `KEYGUARD_LIVE_SECRET_KEY`), as that rule would name it.
+    """
+    if finding.rule.check != "bearer-literal":
+        return rule_fallback(finding.rule.name)
+    from keyguard.ruleset import builtin_rules
+
+    key_rules = [
+        rule
+        for rule in builtin_rules()
+        if rule.kind == "secret" and rule.check is None and rule.applies_to == "any"
+    ]
+    starts = [
+        (len(keyword), rule.name)
+        for rule in key_rules
+        for keyword in rule.keywords
+        if KEY_PREFIX.match(keyword.decode()) and secret.lower().startswith(keyword.decode())
+    ]
+    return rule_fallback(max(starts)[1]) if starts else "KEYGUARD_BEARER_TOKEN"
 
 
 # --- the env file and .gitignore ---------------------------------------------------------------

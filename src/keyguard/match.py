@@ -414,27 +414,24 @@ def _one_finding_per_value(hits: list[Hit]) -> list[Hit]:
     third-party token there (a GitHub token, a JWT) keeps its own rule, which names what it is.
     """
     redirects = {(hit.line, hit.column) for hit in hits if hit.rule.check == "http-redirect"}
-    bearers = {(hit.line, hit.column): hit for hit in hits if hit.rule.check == "bearer-literal"}
-    kept = []
-    dropped_bearers: set[tuple[int, int]] = set()
-    for hit in hits:
-        where = (hit.line, hit.column)
-        if hit.rule.kind == "endpoint" and where in redirects:
-            continue
-        if (
-            hit.rule.kind == "secret"
-            and hit.rule.check is None
-            and hit.rule.applies_to == "any"  # a KG201 (the key is in client code) still stands
-            and where in bearers
-        ):
-            if _joins_literals(hit.rule):
-                continue  # KG101-KG103
-            dropped_bearers.add(where)
-        kept.append(hit)
+    bearers = {(hit.line, hit.column) for hit in hits if hit.rule.check == "bearer-literal"}
+    # Rules for any file that find plain values; a KG201 (the key is in client code) stands.
+    shared = [
+        hit
+        for hit in hits
+        if hit.rule.kind == "secret"
+        and hit.rule.check is None
+        and hit.rule.applies_to == "any"
+        and (hit.line, hit.column) in bearers
+    ]
+    provider_keys = {id(hit) for hit in shared if _joins_literals(hit.rule)}  # KG101-KG103
+    third_party = {(hit.line, hit.column) for hit in shared if id(hit) not in provider_keys}
     return [
         hit
-        for hit in kept
-        if not (hit.rule.check == "bearer-literal" and (hit.line, hit.column) in dropped_bearers)
+        for hit in hits
+        if id(hit) not in provider_keys
+        and not (hit.rule.kind == "endpoint" and (hit.line, hit.column) in redirects)
+        and not (hit.rule.check == "bearer-literal" and (hit.line, hit.column) in third_party)
     ]
 
 

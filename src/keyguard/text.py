@@ -220,6 +220,13 @@ def _exempt_by_name(rule: Rule, before: str) -> bool:
     return bound is not None and bool(rule.exempt_names.search(snake_name(bound.group(1))))
 
 
+def _line_before(data: bytes, start: int) -> tuple[bytes, bool]:
+    """Up to BEFORE_LIMIT bytes of the line before `start`, and whether they reach its start."""
+    window = max(0, start - BEFORE_LIMIT)
+    newline = data.rfind(b"\n", window, start)
+    return data[newline + 1 if newline != -1 else window : start], newline != -1 or window == 0
+
+
 def is_endpoint_context(
     data: bytes,
     start: int,
@@ -233,10 +240,7 @@ def is_endpoint_context(
     megabyte-long minified line.
     """
     regions = regions or Regions(data)
-    window = max(0, start - BEFORE_LIMIT)
-    newline = data.rfind(b"\n", window, start)
-    before_bytes = data[newline + 1 if newline != -1 else window : start]
-    at_line_start = newline != -1 or window == 0
+    before_bytes, at_line_start = _line_before(data, start)
     if at_line_start and COMMENT_LINE.match(before_bytes):
         return False
     if path.endswith(".ipynb") and regions.inside("notebook-prose", start):
@@ -441,10 +445,8 @@ def _in_code(data: bytes, start: int, path: str, regions: Regions) -> bool:
         "browser", start
     ):
         return False
-    window = max(0, start - BEFORE_LIMIT)
-    newline = data.rfind(b"\n", window, start)
-    before = data[newline + 1 if newline != -1 else window : start]
-    if (newline != -1 or window == 0) and COMMENT_LINE.match(before):
+    before, at_line_start = _line_before(data, start)
+    if at_line_start and COMMENT_LINE.match(before):
         return False
     if _line_state(before.decode("utf-8", "replace"))[1]:
         return False
