@@ -405,6 +405,25 @@ def test_ranges_stored_before_head_moved_are_asked_again_about_head(
         assert git("reset", "-q", "--hard", "HEAD~1", cwd=merged_history).returncode == 0
 
 
+def test_a_run_killed_between_a_trees_two_files_rewrites_neither_range(
+    tmp_path: Path, clones: tuple[Path, set[tuple[str, str]]]
+) -> None:
+    """A tree task stores its range, then itself: a kill between the two leaves the range
+    file only. The re-run scans the tree again and leaves the range file as it was."""
+    root, expected = clones
+    tasks = expand_sources([str(root)], history=True)
+    state = tmp_path / "state"
+    _run(tasks[:2], jobs=1, state=state)
+    for tree in state.rglob("tree.*.task"):
+        tree.unlink()  # what a kill between the two writes leaves
+    ranges = {path: path.stat().st_ino for path in state.rglob("range.*.task")}
+    assert len(ranges) == 2
+    again = _run(tasks[:2], jobs=1, state=state)
+    assert _found(again) == {item for item in expected if item[0][:7] in ("repo-00", "repo-01")}
+    assert {path: path.stat().st_ino for path in state.rglob("range.*.task")} == ranges
+    assert len(list(state.rglob("tree.*.task"))) == 2
+
+
 def test_a_killed_org_run_loses_no_finished_task(
     tmp_path: Path, clones: tuple[Path, set[tuple[str, str]]]
 ) -> None:

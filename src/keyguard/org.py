@@ -419,9 +419,11 @@ def run_org(
         outcomes = _run_dask(pending, config, executor, jobs, runner)
     for outcome, (number, place, key) in outcomes:
         if outcome.error is None and outcome.task is not None and outcome.task.part == "tree":
-            # The last range, stored alone too: after a new commit it is an older range.
+            # The last range, stored alone too: after a new commit it is an older range. A run
+            # killed between this file and the tree's left it whole; it is not written again.
             last = Outcome(outcome.name, outcome.past, commits=outcome.commits, task=outcome.task)
-            _store(state, state_key(replace(outcome.task, part="range"), None, digest), last)
+            range_key = state_key(replace(outcome.task, part="range"), None, digest)
+            _store(state, range_key, last, keep_existing=True)
         if outcome.error is None:
             _store(state, key, outcome)
         done[number][place] = outcome
@@ -469,12 +471,18 @@ def _load(state: Path | None, key: str | None) -> Outcome | None:
     return outcome if isinstance(outcome, Outcome) else None
 
 
-def _store(state: Path | None, key: str | None, outcome: Outcome) -> None:
+def _store(
+    state: Path | None, key: str | None, outcome: Outcome, *, keep_existing: bool = False
+) -> None:
+    """Write `outcome` under `key`; with `keep_existing`, a file already there stays (a range
+    is named by its two ends and the rules, so what it holds cannot change)."""
     if state is None or key is None:
         return
     from keyguard.atomic import replace_atomically
 
     path = state / f"{key}.task"
+    if keep_existing and path.is_file():
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_atomically(path, pickle.dumps(outcome))
 
