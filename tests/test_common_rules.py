@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from keyguard.engine import ScanPlan, scan_bytes
 from keyguard.filters import keyword_prefix
 from keyguard.ruleset import builtin_rules, expand_fakes
@@ -16,7 +18,9 @@ def test_the_pack_has_forty_rules_with_keywords_and_ids_kg5xx() -> None:
 
 
 def test_a_private_key_is_reported_at_its_begin_line_with_the_body_hidden() -> None:
-    body = [expand_fakes("{{b64:64}}") for _ in range(3)]
+    # A whole RSA key: its DER header (MIIBOg…) declares the 318 bytes its 424 characters hold.
+    whole = "MIIBOgIBAAJB" + expand_fakes("{{b64:412}}")
+    body = [whole[start : start + 64] for start in range(0, len(whole), 64)]
     text = "# deploy key\n-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(body)
     text += "\n-----END RSA PRIVATE KEY-----\n"
     [finding] = [
@@ -41,3 +45,38 @@ def test_a_secret_starting_with_its_keyword_is_judged_by_its_body() -> None:
     assert keyword_prefix("ghp_abc", (b"ghp_",)) == 4
     assert keyword_prefix("AKIAABC", (b"akia", b"asia")) == 4
     assert keyword_prefix("token", (b"ghp_",)) == 0
+
+
+def _rsa_body(length: int = 412) -> str:
+    """An RSA key body whose DER header (MIIBOg…) declares 318 bytes: whole at 412."""
+    return "MIIBOgIBAAJB" + expand_fakes(f"{{{{b64:{length}}}}}")
+
+
+@pytest.mark.parametrize(
+    ("block", "after", "not_a_key"),
+    [
+        pytest.param(_rsa_body(), b"\n-----END RSA PRIVATE KEY-----", False, id="whole"),
+        pytest.param(_rsa_body(), b"\\r\\n-----END RSA", False, id="whole-in-a-literal"),
+        pytest.param(_rsa_body(100), b"\n-----END RSA PRIVATE KEY-----", True, id="cut-short"),
+        pytest.param(_rsa_body(100), b". -----END RSA PRIVATE KEY-----", True, id="a-sentence"),
+        pytest.param(_rsa_body(100), b'\\n" +\n  "' + b"A" * 64, False, id="goes-on-in-js"),
+        pytest.param(_rsa_body(100), b"\n...\n-----END RSA", True, id="ellipsis"),
+        pytest.param(_rsa_body(100), "…".encode(), True, id="unicode-ellipsis"),
+        pytest.param("s3cr3t" * 12, b"\n-----END RSA", True, id="no-der-sequence"),
+        pytest.param("Proc-Type: 4,ENCRYPTED\n\n" + "s3cr3t" * 12, b"\n-----END", False, id="pem"),
+    ],
+)
+def test_a_private_key_block_that_is_visibly_no_key(
+    block: str, after: bytes, not_a_key: bool
+) -> None:
+    from keyguard.keyblock import is_not_a_key
+
+    assert is_not_a_key("-----BEGIN RSA PRIVATE KEY-----\n" + block, after) is not_a_key
+
+
+def test_openssh_and_pgp_blocks_are_judged_by_their_pattern_alone() -> None:
+    from keyguard.keyblock import is_not_a_key
+
+    for label in ("OPENSSH PRIVATE KEY", "PGP PRIVATE KEY BLOCK"):
+        block = f"-----BEGIN {label}-----\n" + "s3cr3t" * 12
+        assert not is_not_a_key(block, f"\n-----END {label}-----".encode())

@@ -8,7 +8,8 @@ stretch is `request_region`: up to REGION_LINES lines either side, never past th
 another function or class. Every check errs towards silence: a `state` mentioned anywhere in
 the region, a value built at run time, a request not visibly the provider's, is no finding.
 
-Imported by `text.py` on the first hit of a rule with a `check`, never by a scan without one.
+Its judgements are registered in `checks.py`, which `text.py` imports on the first hit of a
+rule with a `check`, never in a scan without one.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from keyguard.lazyre import lazy_compile
 from keyguard.models import Rule
 from keyguard.text import is_prose_file
 
-__all__ = ["CHECKS", "judge", "request_region"]
+__all__ = ["CHECKS", "Check", "request_region"]
 
 REGION_LINES = 20
 PARAMETER_LINES = 6  # the parameters next to a match: the same object literal or call
@@ -197,10 +198,3 @@ CHECKS: dict[str, Check] = {
     "token-exchange": _token_exchange,
     "bearer-literal": _bearer_literal,
 }
-
-
-def judge(rule: Rule, data: bytes, start: int, end: int, path: str, value: str) -> str | None:
-    """None when the match is no finding; else the note its message gets ("" for none)."""
-    if rule.check is None:
-        return ""
-    return CHECKS[rule.check](rule, data, start, end, path, value)

@@ -38,13 +38,14 @@ OPTIONAL = (
     "true_positives",
     "false_positives",
 )
-# The judgements `oauth.py` can make around a match, and the kind of rule each belongs to.
+# The judgements `checks.py` can make around a match, and the kind of rule each belongs to.
 CHECKS = {
     "missing-state": "oauth",
     "unknown-scope": "oauth",
     "http-redirect": "oauth",
     "token-exchange": "oauth",
     "bearer-literal": "secret",
+    "whole-key-block": "secret",
 }
 FAKE = lazy_compile(r"\{\{(alnum|hex|upper|digits|b64):(\d{1,4})\}\}")  # tests and --check only
 ALPHABETS = {

@@ -423,7 +423,7 @@ def _hit(
     value = raw.decode("utf-8", "replace")
     note = ""
     if rule.check is not None:
-        from keyguard.oauth import judge
+        from keyguard.checks import judge
 
         judged = judge(rule, data, start, end, path, value)
         if judged is None:
