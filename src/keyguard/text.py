@@ -81,6 +81,12 @@ BOUND_NAME = lazy_compile(r"""([A-Za-z_$][\w$.-]*)["'\]]?\s*(?:=>|:=|=|:)\s*[`"'
 PROSE_BEFORE = lazy_compile(r"(?<![\w\-./$@])([A-Za-z]+)[.!?,]?[ \t]+$")
 # A quoted URL that a `:` follows, where an object key stands (after `{` or `,`): a key of a
 # mapping from identifiers (claim or attribute type URIs to names), never a request target.
+# The opening of an error, warning or log message: a parameter written there is what the
+# message is about (`raise ValueError('response_type="token" is not allowed')`), not a request.
+MESSAGE_BEFORE = lazy_compile(
+    rb"\b(?:\w*(?:Error|Exception|Warning)|print|console\.\w+|warnings\.warn"
+    rb"|log(?:ger|ging)?\.\w+)[ \t]*\([ \t]*[fbrFBRu]{0,2}[\"'`][^\"'`\n]*\Z"
+)
 KEY_BEFORE = lazy_compile(r"""(?:^|[{,])\s*["']$""")
 KEY_AFTER = lazy_compile(rb"""["']\s*:""")
 COMMAND_WORDS = frozenset(
@@ -438,7 +444,8 @@ def _in_code(data: bytes, start: int, path: str, regions: Regions) -> bool:
     """Not in a comment (a line comment, one begun earlier on the line, a block comment), and in
     a page or a server template, inside a `<script>` block or a tag (`href`, `onclick`).
 
-    An OAuth parameter in a comment or in a page's text documents a request; it sends nothing.
+    An OAuth parameter in a comment, in a page's text or in an error or log message documents
+    a request; it sends nothing.
     """
     name = split_path(path.lower())[1]
     if (suffix_of(name) in MARKUP_SUFFIXES or is_server_template(path)) and not regions.inside(
@@ -448,6 +455,6 @@ def _in_code(data: bytes, start: int, path: str, regions: Regions) -> bool:
     before, at_line_start = _line_before(data, start)
     if at_line_start and COMMENT_LINE.match(before):
         return False
-    if _line_state(before.decode("utf-8", "replace"))[1]:
+    if _line_state(before.decode("utf-8", "replace"))[1] or MESSAGE_BEFORE.search(before):
         return False
     return not (regions.inside("c-comment", start) or regions.inside("markup-comment", start))
