@@ -24,6 +24,7 @@ __all__ = [
     "ContextRules",
     "is_client_side",
     "is_server_template",
+    "is_source_map",
     "is_test_path",
     "is_third_party",
     "may_assign_build_variables",
@@ -283,6 +284,16 @@ SOURCE_MAP = lazy_compile(rb"[#@] sourceMappingURL=\S+\s*(?:\*/\s*)?$")
 # Minified code: lines this long on average are written by a tool, not a person.
 MINIFIED_LINE = 250
 MINIFIED_MIN_BYTES = 2048
+
+
+def is_source_map(path: str) -> bool:
+    """A bundler's source map (`app.js.map`): JSON that a tool wrote from sources elsewhere.
+
+    Its `names` array lists every identifier of the sources side by side (`"clientSecret",
+    "_yield$x"`), and its `sourcesContent` holds them escaped, where no `name = "value"`
+    pattern reads a value: there only a key that is whole in itself (`sk_live_…`) is a finding.
+    """
+    return split_path(path.lower())[1].endswith(".map")
 
 
 def is_third_party(path: str, data: bytes) -> bool:

@@ -71,6 +71,7 @@ IDENTIFIER = lazy_compile(r"^[A-Za-z_][A-Za-z_]*$")
 PATH_LIKE = lazy_compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:json|pem|key|txt|ya?ml|env|p12)$")
 ASCENDING = "0123456789abcdefghijklmnopqrstuvwxyz"
 MIN_RANDOM_LENGTH = 8
+VALUE_SEPARATORS = lazy_compile(r"[_\-.]")
 
 # Hosts that only name things: XML namespaces, schema identifiers, DTDs and licences. No request
 # is ever sent to them by the code that mentions them.
@@ -244,6 +245,7 @@ def is_placeholder_value(secret: str) -> bool:
         TEMPLATED_PERCENT.search(secret) is not None
         or _low_variety(secret)
         or _is_sequential(secret)
+        or _is_sequential(VALUE_SEPARATORS.sub("", secret))  # `cs_123_456`, `abc-def-ghi`
         or _is_periodic(secret)
     )
 
@@ -388,6 +390,9 @@ def keep_match(match: Match, allowlist: Sequence[re.Pattern[str]]) -> bool:
 
 
 SAMPLE_RUN = lazy_compile(r"(.)\1{7,}")
+# Words of six letters or more, joined by `_`, `-` or `.`, ending in a letter: issuers' prefixes
+# are short codes (`akia`, `aiza`, `eyj`) or end in a separator (`ghp_`, `glpat-`, `sk-ant-`).
+NAME_KEYWORD = lazy_compile(rb"(?=[a-z_.\-]{6})[a-z]+(?:[_.\-][a-z]+)*")
 
 
 def is_sample_jwt(token: str) -> bool:
@@ -417,6 +422,16 @@ def keyword_prefix(secret: str, keywords: Sequence[bytes]) -> int:
     `-----BEGIN`): its prefix was written by the issuer, so it is judged like a key, by its
     body (placeholder words such as "your" or "xxxx", one repeated or ascending run), not like
     a free-form value, whose common words ("here", "null") would be noise in a random body.
+
+    A keyword that is a word (`client_secret`, `clientsecret`, `twilio`) names what precedes a
+    value; a value that starts with it (`clientSecretPromise`) is another name, no key.
     """
     lowered = secret[:64].lower().encode("utf-8", "replace")
-    return max((len(keyword) for keyword in keywords if lowered.startswith(keyword)), default=0)
+    return max(
+        (
+            len(keyword)
+            for keyword in keywords
+            if lowered.startswith(keyword) and not NAME_KEYWORD.fullmatch(keyword)
+        ),
+        default=0,
+    )

@@ -12,7 +12,13 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from keyguard.context import browser_spans, is_server_template, split_path, suffix_of
+from keyguard.context import (
+    browser_spans,
+    is_server_template,
+    is_source_map,
+    split_path,
+    suffix_of,
+)
 from keyguard.filters import KEY_PREFIX, keyword_prefix, snake_name, trim_url
 from keyguard.lazyre import LazyPattern, lazy_compile
 from keyguard.lines import LineIndex
@@ -387,13 +393,17 @@ def _unquoted_in_code(
 
     Keys themselves (`sk_live_…`) are reported wherever they stand, quoted or not.
     """
-    if data[start - 1 : start] in QUOTES_BYTES or KEY_PREFIX.match(raw.decode("ascii", "replace")):
-        return False
+    if data[start - 1 : start] in QUOTES_BYTES or _is_whole_key(raw, keywords):
+        return False  # a key (`sk_live_…`, `ghp_…`, `postgres://u:p@h`) counts wherever it stands
     if QUERY_PARAMETER_BEFORE.search(data, max(0, start - NAME_REACH), start):
         return False  # `"…&client_secret=<value>"`: a query string inside a literal
-    if keyword_prefix(raw.decode("ascii", "replace"), keywords):
-        return False  # a prefixed key (`ghp_…`, `postgres://u:p@h`) is reported wherever it stands
     return suffix_of(split_path(path.lower())[1]) in QUOTED_VALUE_SUFFIXES
+
+
+def _is_whole_key(raw: bytes, keywords: Sequence[bytes]) -> bool:
+    """A value that is a key by its own shape (`sk_live_…`, `ghp_…`), whatever names it."""
+    text = raw.decode("ascii", "replace")
+    return KEY_PREFIX.match(text) is not None or keyword_prefix(text, keywords) > 0
 
 
 def _is_mapping_key(data: bytes, start: int) -> bool:
@@ -416,6 +426,8 @@ def _hit(
         and rule.check is None
         and _unquoted_in_code(data, start, raw, path, rule.keywords)
     ):
+        return None
+    if rule.kind == "secret" and is_source_map(path) and not _is_whole_key(raw, rule.keywords):
         return None
     if rule.kind == "oauth" and not _in_code(data, start, path, regions):
         return None
