@@ -130,13 +130,15 @@ IDENTIFIER_SUFFIXES = (".dtd", ".xsd", ".schema.json")
 READER_HOST_LABELS = frozenset({"docs", "doc", "documentation", "wiki", "help", "blog"})
 # Namespace URIs are named after the year and the vocabulary (`http://openoffice.org/2004/office`,
 # `http://purl.org/dc/elements/1.1/`), after a dated document (AWS's XML namespaces,
-# `http://s3.amazonaws.com/doc/2006-03-01/`) or say so in the path; API endpoints are not named
-# that way (a dated API version such as `/2015-03-31/functions` has no `doc/` before it).
+# `http://s3.amazonaws.com/doc/2006-03-01/`) or say so in the path, as link relation types do
+# (`/rels/…`); API endpoints are not named that way (a dated API version such as
+# `/2015-03-31/functions` has no `doc/` before it).
 NAMESPACE_PATH = lazy_compile(
     r"^/(?:(?:19|20)\d\d(?:/|$)|(?:[^/]+/)*(?:ns|xmlns|namespaces?|vocab|ontology)(?:/|$)"
     r"|(?:[^/]+/)*(?:identity/claims|claims/(?:19|20)\d\d)(?:/|$)|schemas?/[^/]+"
     r"|(?:[^/]+/)*(?:sax|xml)/(?:features|properties)/"  # SAX2 / Xerces parser options
-    r"|(?:[^/]+/)*doc/(?:19|20)\d\d-\d\d-\d\d/?$)"
+    r"|(?:[^/]+/)*doc/(?:19|20)\d\d-\d\d-\d\d/?$"
+    r"|(?:[^/]+/)*rels?/[^/]+)"  # link relation types (RFC 8288): `http://api.example.com/rels/next`
 )
 TRAILING_PUNCTUATION = ".,;:!?)]}'\"`*>"
 SUPPRESSION = lazy_compile(r"keyguard:\s*ignore(?:\[(?P<ids>[A-Za-z0-9_,\s]*)\])?")

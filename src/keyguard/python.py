@@ -1017,9 +1017,10 @@ class _EndpointFinder:
       `links["homepage"] = ...` by its key; element by element for `A, B = "...", "..."`),
       annotated assignments, `:=`, keyword arguments (`setup(homepage=...)`), dict entries with
       a str key (`{"homepage": ...}`), parameter defaults, and `os.getenv(NAME, default)`. The
-      name covers the bound value itself, or each alternative of an `or` or a conditional
-      expression (`HOMEPAGE = env or "http://..."`), not literals nested deeper (in a list or a
-      call): those are values of their own.
+      name covers the bound value itself, each alternative of an `or` or a conditional
+      expression (`HOMEPAGE = env or "http://..."`), and what the lists, tuples, sets and dict
+      values in it hold, at any depth (`_TESTS = [{"url": "http://..."}]`, `LINKS = ((name,
+      "http://..."),)`); not the arguments of a call in it: those are values of their own.
     A rule with `assigned_to` counts only values bound, in the same ways, to a matching name.
 
     Only statements spanning a line that holds a rule keyword are entered, so a file costs its
@@ -1170,8 +1171,16 @@ class _EndpointFinder:
     # -- values bound to a name -------------------------------------------------------------
 
     def _bind(self, name: str, value: ast.expr) -> None:
-        for alternative in _ast_alternatives(value):
-            self.bound.setdefault(id(alternative), []).append(name)
+        """Bind `name` to the value, its alternatives, and what containers in it hold: a list
+        or a dict bound to a name is a collection of such values (`_TESTS = [{"url": …}]`)."""
+        stack = [value]
+        while stack:
+            for alternative in _ast_alternatives(stack.pop()):
+                self.bound.setdefault(id(alternative), []).append(name)
+                if isinstance(alternative, (ast.List, ast.Tuple, ast.Set)):
+                    stack.extend(alternative.elts)
+                elif isinstance(alternative, ast.Dict):
+                    stack.extend(alternative.values)
 
     def _bind_target(self, target: ast.expr, value: ast.expr) -> None:
         """Pair targets with values, element by element for `NS, URL = "...", "..."`."""
