@@ -397,11 +397,22 @@ SAMPLE_RUN = lazy_compile(r"(.)\1{7,}")
 NAME_KEYWORD = lazy_compile(rb"(?=[a-z_.\-]{6})[a-z]+(?:[_.\-][a-z]+)*")
 
 
-def is_sample_jwt(token: str) -> bool:
-    """A JWT whose claims hold a run of eight or more equal characters is a documented sample.
+# Claim values that people type into an example: metasyntactic words, the name of nobody, and
+# jwt.io's own sample subject (`{"sub": "1234567890", "name": "John Doe"}`).
+SAMPLE_CLAIM_VALUE = lazy_compile(
+    r'"(?:foo|bar|baz|qux|quux|foobar|john doe|jane doe|joe bloggs|lorem ipsum'
+    r'|\d{0,3}123456789\d?)"',
+    re.IGNORECASE,
+)
 
-    API documentation shows tokens whose ids are `d-3333333333` or `…-000000000000`: the
-    signature looks drawn, the claims say they were typed. A real token's claims hold real ids.
+
+def is_sample_jwt(token: str) -> bool:
+    """A JWT whose claims were typed, not issued, is a documented sample or a test's.
+
+    API documentation shows tokens whose ids are `d-3333333333` or `…-000000000000` (a run of
+    eight or more equal characters), tests and tutorials sign `{"foo": "bar"}` or jwt.io's
+    `{"sub": "1234567890", "name": "John Doe"}`: the signature looks drawn, the claims say
+    they were typed. A real token's claims hold real ids, issuers and times.
     """
     import base64
     import binascii
@@ -414,7 +425,7 @@ def is_sample_jwt(token: str) -> bool:
         claims = base64.urlsafe_b64decode(payload).decode("utf-8")
     except (binascii.Error, ValueError):
         return False
-    return SAMPLE_RUN.search(claims) is not None
+    return SAMPLE_RUN.search(claims) is not None or SAMPLE_CLAIM_VALUE.search(claims) is not None
 
 
 def keyword_prefix(secret: str, keywords: Sequence[bytes]) -> int:
