@@ -112,10 +112,14 @@ def test_urls_after_a_sentence_are_text(scan_text: ScanText, path: str, code: st
         "static/js/moment.min.js",
         "static/css/theme.min.css",
         "dist/app.bundle.js",
+        "dist/app.js.map",
     ],
 )
 def test_vendored_code_counts_endpoints_instead_of_reporting(path: str) -> None:
-    target = {"static/css/theme.min.css": "a{background:url(http://cdn.example.com/x.png)}"}
+    target = {
+        "static/css/theme.min.css": "a{background:url(http://cdn.example.com/x.png)}",
+        "dist/app.js.map": '{"version":3,"sourcesContent":["fetch(\\"http://api.example.com/v1\\")"]}',
+    }
     code = target.get(path, 'api = "http://api.example.com/v1"\n')
     from keyguard.engine import ScanPlan, scan_source
     from keyguard.models import Source
@@ -132,6 +136,11 @@ def test_generated_scripts_are_vendored_by_content(scan_text: ScanText) -> None:
     assert scan_text("static/js/app.js", minified) == []
     assert scan_text("static/js/app.js", mapped + "//# sourceMappingURL=app.js.map\n") == []
     assert [f.rule.id for f in scan_text("static/js/app.js", mapped)] == ["KG301"]
+    # A minified page (a build's index.html, a bundle analyzer's report) is generated too.
+    page = "<html><body>" + "<p>x</p>" * 400 + "<script src='http://cdn.example.com/a.js'>"
+    assert scan_text("dist/report.html", page + "</script></body></html>\n") == []
+    written = "<html>\n<body>\n" + "<p>x</p>\n" * 300 + "<script src='http://cdn.example.com/a.js'>"
+    assert [f.rule.id for f in scan_text("dist/report.html", written + "</script>\n")] == ["KG301"]
 
 
 def test_secrets_in_vendored_code_are_still_reported(scan_text: ScanText) -> None:

@@ -279,6 +279,7 @@ THIRD_PARTY_DIRS = frozenset(
 )
 BUNDLE_NAME = lazy_compile(r"^.+[.-](?:min|bundle|umd|prod)\.(?:[cm]?js|css)$")
 BUNDLE_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".css"})
+PAGE_SUFFIXES = frozenset({".html", ".htm"})  # generated only when minified (see is_third_party)
 # A bundler's last line: the file was generated from sources elsewhere (webpack, rollup, tsc).
 SOURCE_MAP = lazy_compile(rb"[#@] sourceMappingURL=\S+\s*(?:\*/\s*)?$")
 # Minified code: lines this long on average are written by a tool, not a person.
@@ -299,15 +300,21 @@ def is_source_map(path: str) -> bool:
 def is_third_party(path: str, data: bytes) -> bool:
     """Vendored or generated code: the fix belongs upstream or in the sources, not here.
 
-    `vendor/`, `third_party/`, `node_modules/`; `*.min.js`, `*.bundle.js`, `*.min.css`; and JS or
-    CSS that a tool wrote (a `sourceMappingURL` last line, or lines averaging 250+ characters).
+    `vendor/`, `third_party/`, `node_modules/`; `*.min.js`, `*.bundle.js`, `*.min.css`, source
+    maps (`*.map`); and JS, CSS or HTML that a tool wrote (a `sourceMappingURL` last line, or
+    lines averaging 250+ characters: a minified page, a bundle analyzer's report).
     Only the endpoint and OAuth rules treat it differently (they count these findings, see
     `ScanStats.third_party_endpoints`); a secret is leaked wherever it is committed.
     """
     directories, name = split_path(path.lower())
     if not THIRD_PARTY_DIRS.isdisjoint(directories) or BUNDLE_NAME.match(name):
         return True
-    if suffix_of(name) not in BUNDLE_SUFFIXES or len(data) < MINIFIED_MIN_BYTES:
+    if name.endswith(".map"):  # a source map: sources copied by a bundler
+        return True
+    suffix = suffix_of(name)
+    if suffix not in BUNDLE_SUFFIXES and suffix not in PAGE_SUFFIXES:
+        return False
+    if len(data) < MINIFIED_MIN_BYTES:
         return False
     if SOURCE_MAP.search(data, max(0, len(data) - 512)):
         return True
