@@ -183,3 +183,14 @@ def test_emulator_and_private_hosts_are_like_loopback(
 )
 def test_real_endpoints_still_reported(scan_text: ScanText, path: str, code: str) -> None:
     assert {f.rule.id for f in scan_text(path, code)} == {"KG301"}
+
+
+@pytest.mark.parametrize("path", ["NEWS", "CHANGES.rst", "LICENSE-MIT", "CONTRIBUTORS.txt"])
+def test_a_projects_documents_are_prose(scan_text: ScanText, path: str) -> None:
+    assert scan_text(path, "  snapshot of July 1 <http://www.example.net/blog/1506.html>\n") == []
+
+
+@pytest.mark.parametrize("path", ["src/history.js", "app/news.py", "lib/changes.ts"])
+def test_source_files_named_like_documents_are_code(scan_text: ScanText, path: str) -> None:
+    found = scan_text(path, 'API = "http://api.example.com/v1"\n')
+    assert [f.rule.id for f in found] == ["KG301"]

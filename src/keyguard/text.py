@@ -48,15 +48,19 @@ EXAMPLE_CLOSE = lazy_compile(rb"</(?:pre|code)\s*>", re.IGNORECASE)
 BEFORE_LIMIT = 256
 # A bound name and its `=`/`:` sit right before the value: a short tail keeps that regex linear.
 NAME_REACH = 96
+# Names of a project's documents (`LICENSE-MIT`, `CHANGES.rst`, `NEWS`): prose, unless the
+# name is a source file's (`history.js`, `news.py` are code).
 PROSE_STEMS = (
     "license",
     "licence",
     "copying",
     "notice",
     "authors",
+    "contributors",
     "changelog",
     "changes",
     "history",
+    "news",
 )
 CONFIG_TXT = lazy_compile(r"^(?:requirements|constraints)[\w.-]*\.txt$")
 COMMENT_LINE = lazy_compile(
@@ -113,7 +117,7 @@ def is_prose_file(path: str) -> bool:
         or not DOC_DIRS.isdisjoint(directories)
         or suffix in NOT_CODE_SUFFIXES
         or name in NOT_CODE_NAMES
-        or name.startswith(PROSE_STEMS)
+        or (name.startswith(PROSE_STEMS) and suffix not in QUOTED_VALUE_SUFFIXES)
     )
 
 
