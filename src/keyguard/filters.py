@@ -211,6 +211,7 @@ def is_placeholder_key(secret: str, prefix_length: int | None = None) -> bool:
         or _low_variety(body)
         or _is_sequential(body)
         or _is_periodic(body)
+        or SAMPLE_RUN.search(body) is not None  # `…4eC39Hq000000000`: masked or typed
         or any(word in lowered for word in KEY_PLACEHOLDER_WORDS)
     )
 
@@ -254,6 +255,7 @@ def is_placeholder_value(secret: str) -> bool:
         or _is_sequential(secret)
         or _is_sequential(VALUE_SEPARATORS.sub("", secret))  # `cs_123_456`, `abc-def-ghi`
         or _is_periodic(secret)
+        or SAMPLE_RUN.search(secret) is not None  # `ECrDNoq1VYzzzzzzzzzyAK7T…`: edited by hand
     )
 
 
