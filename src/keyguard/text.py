@@ -340,14 +340,62 @@ def scan_text(
     found: dict[bytes, list[int]] = {}
     if present is not None:
         found = {kw: [] for rule in rules for kw in rule.keywords if kw not in present}
+    splits = suffix_of(split_path(path.lower())[1]) in SPLIT_KEY_SUFFIXES
     for rule in rules:
         if rule.code_only and not endpoint_file:
             continue
+        joins = splits and _is_key_rule(rule)
         for window_start, window_end in keyword_windows(lowered, rule.keywords, found):
             for match in rule.pattern.finditer(data, window_start, window_end):
                 hit = _hit(rule, match, data, index, path, regions)
                 if hit is not None:
                     hits.append(hit)
+            if joins:
+                hits = _joined_key_hits(rule, data, window_start, window_end, index, hits)
+    return hits
+
+
+# Code where a provider key split across string literals (`"sk_live_" + "4eC3…"`) is joined
+# with `+` (JS, TS, Java, Kotlin, Go, C#, Swift, Dart) or `.` (PHP). Python's literals are joined
+# on its syntax tree instead (`python.py`).
+SPLIT_KEY_SUFFIXES = frozenset(
+    {".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".vue", ".svelte"}
+    | {".java", ".kt", ".kts", ".scala", ".go", ".cs", ".swift", ".dart", ".php", ".rb"}
+)
+SPLIT_KEY = lazy_compile(
+    rb"""(["'`])(?:sk_live_|sk_test_|rk_live_|rk_test_|rk_)[A-Za-z0-9]*\1"""
+    rb"""(?:[ \t]*(?:\r?\n[ \t]*)?[+.][ \t]*(?:\r?\n[ \t]*)?(["'`])[A-Za-z0-9]+\2)+"""
+)
+PIECE = lazy_compile(rb"""(["'`])([A-Za-z0-9_]*)\1""")
+
+
+def _is_key_rule(rule: Rule) -> bool:
+    """A rule that finds the provider's keys (`sk_live_`, `rk_`), the ones code splits."""
+    return rule.kind == "secret" and any(
+        KEY_PREFIX.match(keyword.decode("ascii", "replace")) for keyword in rule.keywords
+    )
+
+
+def _joined_key_hits(
+    rule: Rule, data: bytes, start: int, end: int, index: LineIndex, hits: list[Hit]
+) -> list[Hit]:
+    """Add the keys written as literals joined with `+`; each replaces a hit on its first piece.
+
+    The joined value must be a whole key of the rule (its pattern matches all of it), so a
+    prefix joined to a variable (`"sk_live_" + key`) or to a word is nothing.
+    """
+    for split in SPLIT_KEY.finditer(data, max(0, start - 1), end):
+        pieces = list(PIECE.finditer(data, split.start(), split.end()))
+        joined = b"".join(piece.group(2) for piece in pieces)
+        whole = rule.pattern.fullmatch(joined)
+        if whole is None or secret_span(whole) != (0, len(joined)):
+            continue
+        first, last = pieces[0].start(2), pieces[-1].end(2)
+        line, column = index.position(first)
+        end_line, end_column = index.position(last)
+        hits = [h for h in hits if not (h.rule is rule and (h.line, h.column) == (line, column))]
+        value = joined.decode("ascii")
+        hits.append(Hit(rule, value, line, column, end_line, end_column))
     return hits
 
 
