@@ -184,6 +184,32 @@ def test_endpoints_on_added_code_lines_count_and_comment_only_ones_never_do(repo
     assert all(f["commit"]["commits"] == 1 for f in document["findings"])
 
 
+def test_a_long_history_finds_the_same_with_either_prefilter(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past LARGE_HISTORY_CHANGES changed files the history switches to Hyperscan (when it
+    loads): what it finds before and after the switch is what the stdlib backend finds."""
+    from keyguard.gitscan import LARGE_HISTORY_CHANGES
+
+    planted = {3: key(), LARGE_HISTORY_CHANGES + 40: key("sk_test_")}
+    for number in range(LARGE_HISTORY_CHANGES + 50):
+        text = f"# see http://docs.example.org/{number}\nvalue = {number}\n"
+        if number in planted:
+            text += f'KEY = "{planted[number]}"\n'
+        if number == LARGE_HISTORY_CHANGES + 45:
+            text += 'API = "http://api.example.com/v1"\n'
+        repo.write(f"pkg/m{number:03d}.py", text)
+    repo.commit("many files")
+    default = where(repo.report("history"))
+    monkeypatch.setenv("KEYGUARD_PREFILTER", "stdlib")
+    assert where(repo.report("history")) == default
+    assert sorted(default) == [
+        ("KG101", "pkg/m003.py", 3),
+        ("KG102", f"pkg/m{LARGE_HISTORY_CHANGES + 40:03d}.py", 3),
+        ("KG301", f"pkg/m{LARGE_HISTORY_CHANGES + 45:03d}.py", 3),
+    ]
+
+
 def test_renames_are_followed(repo: Repo) -> None:
     live = key()
     repo.write("old/config.py", f'KEY = "{live}"\n')
