@@ -582,7 +582,7 @@ def _rewrite_script_line(
     if line[start : start + len(secret)] != secret:
         start = line.find(secret)
         if start == -1:
-            return "could not locate the key on its line: fix it by hand"
+            return _rewrite_joined_key(line, secret, index, name_for)
     end = start + len(secret)
     literals, comment = _script_literals(line)
     if start >= comment:
@@ -620,6 +620,29 @@ def _rewrite_script_line(
         tail = tail.replace("`", "\\`").replace("${", "\\${")
     new_literal = f"`{head}{splice}{tail}`"
     return line[:opening] + new_literal + line[closing + 1 :], name, splice
+
+
+def _rewrite_joined_key(
+    line: str, secret: str, index: int, name_for: NameFor
+) -> tuple[str, str, str] | str:
+    """The whole `"sk_live_" + "…"` expression (as `text.py` joins it) becomes
+    `process.env.NAME`; or why not."""
+    from keyguard.text import PIECE, SPLIT_KEY
+
+    raw = line.encode("utf-8", "surrogateescape")
+    for joined in SPLIT_KEY.finditer(raw):
+        pieces = PIECE.finditer(raw, joined.start(), joined.end())
+        if b"".join(piece.group(2) for piece in pieces) != secret.encode("ascii", "replace"):
+            continue
+        start = len(raw[: joined.start()].decode("utf-8", "surrogateescape"))
+        end = start + len(joined.group(0).decode("ascii"))
+        names = frozenset(re.findall(rf"process\.env\.({IDENTIFIER})", line))
+        binding = SCRIPT_BINDING.search(line[:start])
+        name = name_for(index, binding.group(1) if binding else None, False, names)
+        assert name is not None
+        code = f"process.env.{name}"
+        return line[:start] + code + line[end:], name, code
+    return "could not locate the key on its line: fix it by hand"
 
 
 # --- doing it, and showing it --------------------------------------------------------------------
