@@ -11,7 +11,8 @@ base64 starts with `M`, the SEQUENCE tag.
 
 Everything else stays a finding: a block this cannot read whole (OpenSSH and PGP formats, a
 legacy encrypted PEM with `Proc-Type` headers, a body whose END line is not where it stops,
-a body that does not decode) is judged by the rule's pattern alone, as before.
+a body that starts like a SEQUENCE but does not decode) is judged by the rule's pattern
+alone, as before.
 """
 
 from __future__ import annotations
