@@ -89,14 +89,14 @@ NOT_AN_ENDPOINT_BEFORE = lazy_compile(
 BOUND_NAME = lazy_compile(r"""([A-Za-z_$][\w$.-]*)["'\]]?\s*(?:=>|:=|=|:)\s*[`"']?$""")
 # A word, or a sentence's last word and its stop ("… use X instead. http://…"), right before.
 PROSE_BEFORE = lazy_compile(r"(?<![\w\-./$@])([A-Za-z]+)[.!?,]?[ \t]+$")
-# A quoted URL that a `:` follows, where an object key stands (after `{` or `,`): a key of a
-# mapping from identifiers (claim or attribute type URIs to names), never a request target.
 # The opening of an error, warning or log message: a parameter written there is what the
 # message is about (`raise ValueError('response_type="token" is not allowed')`), not a request.
 MESSAGE_BEFORE = lazy_compile(
     rb"\b(?:\w*(?:Error|Exception|Warning)|print|console\.\w+|warnings\.warn"
     rb"|log(?:ger|ging)?\.\w+)[ \t]*\([ \t]*[fbrFBRu]{0,2}[\"'`][^\"'`\n]*\Z"
 )
+# A quoted URL that a `:` follows, where an object key stands (after `{` or `,`): a key of a
+# mapping from identifiers (claim or attribute type URIs to names), never a request target.
 KEY_BEFORE = lazy_compile(r"""(?:^|[{,])\s*["']$""")
 KEY_AFTER = lazy_compile(rb"""["']\s*:""")
 COMMAND_WORDS = frozenset(
@@ -379,7 +379,8 @@ def _is_key_rule(rule: Rule) -> bool:
 def _joined_key_hits(
     rule: Rule, data: bytes, start: int, end: int, index: LineIndex, hits: list[Hit]
 ) -> list[Hit]:
-    """Add the keys written as literals joined with `+`; each replaces a hit on its first piece.
+    """Add the keys written as literals joined with `+` or `.`; each replaces a hit on its first
+    piece.
 
     The joined value must be a whole key of the rule (its pattern matches all of it), so a
     prefix joined to a variable (`"sk_live_" + key`) or to a word is nothing.
