@@ -68,9 +68,6 @@ TEMPLATED = lazy_compile(r"\$\{|\{\{|\}\}|<[^>]*>|%\(|\$[A-Z_]{3,}|^%[sd]$|^\{\w
 TEMPLATED_PERCENT = lazy_compile(r"^%[A-Za-z_][\w]*%$")
 CODE_REFERENCE = lazy_compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[[^\]]*\]|\(\))+$")
 IDENTIFIER = lazy_compile(r"^[A-Za-z_][A-Za-z_]*$")
-# A name made of words (`SensitiveString2048`, `secretFromVault2024`): a type or a variable. A
-# drawn secret does not fall into capitalised words of three letters or more, one after another.
-WORDS_NAME = lazy_compile(r"^(?:[a-z]{2,}|[A-Z][a-z]{2,})(?:[A-Z][a-z]{2,})+[0-9]{0,6}$")
 PATH_LIKE = lazy_compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:json|pem|key|txt|ya?ml|env|p12)$")
 ASCENDING = "0123456789abcdefghijklmnopqrstuvwxyz"
 MIN_RANDOM_LENGTH = 8
@@ -240,8 +237,6 @@ def is_placeholder_value(secret: str) -> bool:
     if len(secret) < MIN_RANDOM_LENGTH or TEMPLATED.search(secret):
         return True
     if CODE_REFERENCE.match(secret) or IDENTIFIER.match(secret) or PATH_LIKE.search(secret):
-        return True
-    if WORDS_NAME.match(secret):
         return True
     if any(word in lowered for word in PLACEHOLDER_WORDS):
         return True

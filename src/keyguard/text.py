@@ -436,13 +436,18 @@ QUOTED_VALUE_SUFFIXES = frozenset(
     }
 )
 QUOTES_BYTES = (b'"', b"'", b"`")
+# A name made of words (`SensitiveString2048`, `secretFromVault2024`): a type or a variable. A
+# drawn secret does not fall into capitalised words of three letters or more, one after another.
+WORDS_NAME = lazy_compile(rb"^(?:[a-z]{2,}|[A-Z][a-z]{2,})(?:[A-Z][a-z]{2,})+[0-9]{0,6}$")
 QUERY_PARAMETER_BEFORE = lazy_compile(rb"[?&][\w\-]+=\Z")
 
 
 def _unquoted_in_code(
     data: bytes, start: int, raw: bytes, path: str, keywords: Sequence[bytes]
 ) -> bool:
-    """An unquoted value bound to a secret name in source code: a name, not a secret.
+    """An unquoted value bound to a secret name in source code: a name, not a secret; so is
+    one made of capitalised words in documentation, which shows code (config files, where
+    values go unquoted, keep theirs).
 
     Keys themselves (`sk_live_…`) are reported wherever they stand, quoted or not.
     """
@@ -450,6 +455,8 @@ def _unquoted_in_code(
         return False  # a key (`sk_live_…`, `ghp_…`, `postgres://u:p@h`) counts wherever it stands
     if QUERY_PARAMETER_BEFORE.search(data, max(0, start - NAME_REACH), start):
         return False  # `"…&client_secret=<value>"`: a query string inside a literal
+    if is_prose_file(path) and WORDS_NAME.match(raw):
+        return True  # a code sample in the docs: `clientSecret: SensitiveString2048;`
     return suffix_of(split_path(path.lower())[1]) in QUOTED_VALUE_SUFFIXES
 
 
