@@ -156,6 +156,18 @@ def _line_of(file: File, value: str) -> int:
     return text.count("\n", 0, text.index(value)) + 1
 
 
+def _fast_import(repo: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A new repository at `repo` and a `git fast-import` writing into it; and its marks file."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    marks = repo / ".git" / "keyguard-bench-marks"
+    importer = subprocess.Popen(
+        ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
+        cwd=repo,
+        stdin=subprocess.PIPE,
+    )
+    return importer, marks
+
+
 def _write_commit(out: IO[bytes], number: int, ops: list[bytes], rng: random.Random) -> None:
     """One fast-import commit on main: a drawn author, one hour after the commit before."""
     author = rng.choice(AUTHORS)
@@ -190,13 +202,7 @@ def generate(repo: Path, *, commits: int, files: int, keys: int, seed: int) -> d
     planted_chunks: set[str] = set()
     paths_touched: set[str] = set()
     blob_bytes = 0
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    marks = repo / ".git" / "keyguard-bench-marks"
-    importer = subprocess.Popen(
-        ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
-        cwd=repo,
-        stdin=subprocess.PIPE,
-    )
+    importer, marks = _fast_import(repo)
     assert importer.stdin is not None
     out = importer.stdin
     for number in range(1, commits + 1):
@@ -314,13 +320,7 @@ def generate_comments(
     kinds = ("sk_live", "sk_test", "rk_live")
     plant_at = sorted(rng.sample(range(max(2, commits // 10), commits + 1), keys))
     plants: list[Plant] = []
-    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    marks = repo / ".git" / "keyguard-bench-marks"
-    importer = subprocess.Popen(
-        ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
-        cwd=repo,
-        stdin=subprocess.PIPE,
-    )
+    importer, marks = _fast_import(repo)
     assert importer.stdin is not None
     out = importer.stdin
     blob_bytes = 0

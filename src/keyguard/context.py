@@ -309,7 +309,7 @@ def is_third_party(path: str, data: bytes) -> bool:
     directories, name = split_path(path.lower())
     if not THIRD_PARTY_DIRS.isdisjoint(directories) or BUNDLE_NAME.match(name):
         return True
-    if name.endswith(".map"):  # a source map: sources copied by a bundler
+    if is_source_map(path):  # sources copied by a bundler
         return True
     suffix = suffix_of(name)
     if suffix not in BUNDLE_SUFFIXES and suffix not in PAGE_SUFFIXES:

@@ -16,6 +16,7 @@ from keyguard.models import Match, Rule
 
 __all__ = [
     "Suppressions",
+    "finds_provider_keys",
     "is_exempt_url",
     "is_placeholder_key",
     "is_placeholder_value",
@@ -27,7 +28,9 @@ __all__ = [
     "trim_url",
 ]
 
-KEY_PREFIX = lazy_compile(r"^(?:sk_live_|sk_test_|rk_live_|rk_test_|rk_)")
+# The provider's secret and restricted key prefixes, as a regex alternation.
+KEY_PREFIXES = "sk_live_|sk_test_|rk_live_|rk_test_|rk_"
+KEY_PREFIX = lazy_compile(rf"^(?:{KEY_PREFIXES})")
 # sha256 of test keys that the provider prints in its own public API documentation, so that
 # copied examples are recognised without the key itself being written here (the project scans
 # itself, and hosting providers block pushes holding key-shaped strings).
@@ -428,6 +431,14 @@ def is_sample_jwt(token: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return SAMPLE_RUN.search(claims) is not None or SAMPLE_CLAIM_VALUE.search(claims) is not None
+
+
+def finds_provider_keys(rule: Rule) -> bool:
+    """A secret rule with a provider key prefix (`sk_live_`, `rk_`) among its keywords: the keys
+    code wraps and splits across literals (`"sk_live_" + "4eC3…"`)."""
+    return rule.kind == "secret" and any(
+        KEY_PREFIX.match(keyword.decode("ascii", "replace")) for keyword in rule.keywords
+    )
 
 
 def keyword_prefix(secret: str, keywords: Sequence[bytes]) -> int:

@@ -23,7 +23,7 @@ from keyguard.context import (
 )
 from keyguard.engine import FileResult, ScanPlan
 from keyguard.filters import (
-    KEY_PREFIX,
+    finds_provider_keys,
     is_exempt_url,
     is_placeholder_value,
     is_published_docs_key,
@@ -257,7 +257,7 @@ def _joins_literals(rule: Rule) -> bool:
     ids, `key-` for Mailgun) that end a literal all the time, and a parse costs a file 100 times
     a text scan; their keys are matched as text, whole.
     """
-    return any(KEY_PREFIX.match(keyword.decode("ascii", "replace")) for keyword in rule.keywords)
+    return finds_provider_keys(rule)
 
 
 def _python_needs_parse(hits: Iterable[Hit], index: LineIndex) -> bool:

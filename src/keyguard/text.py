@@ -19,7 +19,14 @@ from keyguard.context import (
     split_path,
     suffix_of,
 )
-from keyguard.filters import KEY_PREFIX, keyword_prefix, snake_name, trim_url
+from keyguard.filters import (
+    KEY_PREFIX,
+    KEY_PREFIXES,
+    finds_provider_keys,
+    keyword_prefix,
+    snake_name,
+    trim_url,
+)
 from keyguard.lazyre import LazyPattern, lazy_compile
 from keyguard.lines import LineIndex
 from keyguard.models import Hit, Rule
@@ -344,7 +351,7 @@ def scan_text(
     for rule in rules:
         if rule.code_only and not endpoint_file:
             continue
-        joins = splits and _is_key_rule(rule)
+        joins = splits and finds_provider_keys(rule)
         for window_start, window_end in keyword_windows(lowered, rule.keywords, found):
             for match in rule.pattern.finditer(data, window_start, window_end):
                 hit = _hit(rule, match, data, index, path, regions)
@@ -363,17 +370,11 @@ SPLIT_KEY_SUFFIXES = frozenset(
     | {".java", ".kt", ".kts", ".scala", ".go", ".cs", ".swift", ".dart", ".php", ".rb"}
 )
 SPLIT_KEY = lazy_compile(
-    rb"""(["'`])(?:sk_live_|sk_test_|rk_live_|rk_test_|rk_)[A-Za-z0-9]*\1"""
+    rb"""(["'`])(?:%s)[A-Za-z0-9]*\1"""
     rb"""(?:[ \t]*(?:\r?\n[ \t]*)?[+.][ \t]*(?:\r?\n[ \t]*)?(["'`])[A-Za-z0-9]+\2)+"""
+    % KEY_PREFIXES.encode()
 )
 PIECE = lazy_compile(rb"""(["'`])([A-Za-z0-9_]*)\1""")
-
-
-def _is_key_rule(rule: Rule) -> bool:
-    """A rule that finds the provider's keys (`sk_live_`, `rk_`), the ones code splits."""
-    return rule.kind == "secret" and any(
-        KEY_PREFIX.match(keyword.decode("ascii", "replace")) for keyword in rule.keywords
-    )
 
 
 def _joined_key_hits(
